@@ -1,0 +1,23 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+from watcher_predictive.cmd import table
+
+
+def test_render_multiline_cells():
+    text = table.render(['A', 'Params'], [['x', 'one\ntwo three']])
+    lines = text.splitlines()
+    assert lines[0] == '+---+-----------+'
+    assert lines[1] == '| A | Params    |'
+    assert lines[3] == '| x | one       |'
+    assert lines[4] == '|   | two three |'
+    assert len(lines) == 6

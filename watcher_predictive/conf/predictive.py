@@ -1,0 +1,103 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+from oslo_config import cfg
+
+GROUP_NAME = 'watcher_predictive'
+GROUP_TITLE = 'watcher-predictive options'
+GROUP_HELP = ('Options of the predictive optimization plugin for Watcher. '
+              'The per-audit tuning (horizon, lull levels, limits) is given '
+              'as audit parameters instead.')
+
+
+def _group():
+    # A new group object per ConfigOpts: oslo.config keeps overrides in the
+    # group's options, so one shared object would leak them between
+    # configurations.
+    return cfg.OptGroup(name=GROUP_NAME, title=GROUP_TITLE, help=GROUP_HELP)
+
+
+GROUP = _group()
+
+TELEMETRY_OPTS = [
+    cfg.StrOpt('telemetry_source',
+               default='gnocchi',
+               choices=[('gnocchi', 'Read Ceilometer measures from Gnocchi '
+                                    'with the credentials Watcher uses.'),
+                        ('trace', 'Replay a trace file (demo and '
+                                  'simulation).')],
+               help='Where the history of every instance is read from.'),
+    cfg.IntOpt('telemetry_timeout',
+               default=30, min=1, max=600,
+               help='Timeout, in seconds, of one request to the telemetry '
+                    'service. An audit whose telemetry cannot be read within '
+                    'it fails and stores nothing.'),
+    cfg.IntOpt('gnocchi_batch_size',
+               default=50, min=1, max=1000,
+               help='Number of instances whose measures are fetched with one '
+                    'Gnocchi aggregates request.'),
+    cfg.IntOpt('history_days',
+               default=7, min=1, max=90,
+               help='Days of history read for an instance the plugin has not '
+                    'profiled before.'),
+    cfg.StrOpt('trace_path',
+               help='Folder or file of the trace replayed when '
+                    'telemetry_source is "trace".'),
+    cfg.StrOpt('trace_format',
+               default='bitbrains',
+               choices=[('bitbrains', 'GWA-T-12 Bitbrains: one ";"-separated '
+                                      'CSV per VM, optionally gzipped.')],
+               help='Format of trace_path.'),
+]
+
+STORAGE_OPTS = [
+    cfg.StrOpt('connection',
+               secret=True,
+               help='SQLAlchemy URL of the database holding the plugin\'s '
+                    'tables. Unset (the default) means Watcher\'s own '
+                    '[database] connection, which is what production '
+                    'deployments use.'),
+    cfg.IntOpt('forecasts_kept_per_instance',
+               default=48, min=1, max=10000,
+               help='Number of issued forecasts kept per instance and '
+                    'resource; older ones are deleted when a new one is '
+                    'stored.'),
+]
+
+ACTION_OPTS = [
+    cfg.StrOpt('throttle_driver',
+               default='noop',
+               choices=[('noop', 'Record the limit in the plugin\'s tables '
+                                 'and log it; the hypervisor is not '
+                                 'touched.')],
+               help='Driver that applies the throttle action on the compute '
+                    'host.'),
+    cfg.IntOpt('window_poll_interval',
+               default=30, min=1, max=3600,
+               help='Seconds between two checks of a window-gated action '
+                    'that waits for the start of its window.'),
+    cfg.IntOpt('max_window_wait',
+               default=86400, min=0, max=7 * 86400,
+               help='Longest time, in seconds, that a window-gated action '
+                    'waits for its window to open before it is skipped.'),
+]
+
+ALL_OPTS = TELEMETRY_OPTS + STORAGE_OPTS + ACTION_OPTS
+
+
+def register_opts(conf):
+    conf.register_group(_group())
+    conf.register_opts(ALL_OPTS, group=GROUP_NAME)
+
+
+def list_opts():
+    return [(GROUP, ALL_OPTS)]

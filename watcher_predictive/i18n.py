@@ -1,0 +1,34 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Translation of user-facing messages (oslo.i18n).
+
+Log messages are not translated; messages an operator reads through the
+Watcher API (display names, indicator descriptions, action status
+messages) go through ``_()``.
+"""
+
+import oslo_i18n
+
+DOMAIN = 'watcher_predictive'
+
+_translators = oslo_i18n.TranslatorFactory(domain=DOMAIN)
+
+# The primary translation function, using the well-known name "_".
+_ = _translators.primary
+
+# Plural forms.
+_P = _translators.plural_form
+
+
+def get_available_languages():
+    return oslo_i18n.get_available_languages(DOMAIN)

@@ -1,0 +1,165 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Plain records exchanged with the store, and their conversion to rows.
+
+JSON documents are written with sorted keys, numpy arrays and scalars
+becoming lists and numbers; NaN and infinities are kept (Python's json
+reads them back).
+"""
+
+import dataclasses
+import datetime
+import json
+
+from watcher_predictive import exception
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfileRecord:
+    instance_uuid: str
+    state: dict
+    history_end: int
+    version: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfileUpdate:
+    """New state of an instance, and the version it was computed from.
+
+    ``expected_version`` is the version loaded before the audit, or None
+    when the instance had no profile (the row must not exist yet).
+    """
+    instance_uuid: str
+    state: dict
+    history_end: int
+    expected_version: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ForecastRecord:
+    """An issued forecast: ``quantiles[step][level]`` for each step."""
+    instance_uuid: str
+    resource: str
+    model: str
+    issued_at: int
+    start: int
+    step: int
+    levels: list
+    quantiles: list
+    audit_uuid: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ThrottleRecord:
+    id: int
+    instance_uuid: str
+    host: str
+    driver: str
+    limits: dict
+    previous: dict
+    state: str
+    action_uuid: str | None
+    window_end: int | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+
+def _json_default(value):
+    # numpy arrays and scalars, without importing numpy here.
+    tolist = getattr(value, 'tolist', None)
+    if callable(tolist):
+        return tolist()
+    raise TypeError('%s is not JSON serialisable' % type(value).__name__)
+
+
+def dumps(value, what):
+    try:
+        return json.dumps(value, sort_keys=True, default=_json_default)
+    except (TypeError, ValueError) as error:
+        raise exception.StorageError(
+            reason='%s cannot be stored as JSON: %s' % (what, error))
+
+
+def integer(value, what):
+    # Accepts numpy integers too, which database drivers cannot adapt.
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise exception.StorageError(
+            reason='%s must be an integer, got %r' % (what, value))
+
+
+def profile_rows(profiles):
+    """Checked rows of ProfileUpdates, sorted by instance."""
+    rows = {}
+    for update in profiles:
+        uuid = update.instance_uuid
+        if not isinstance(uuid, str) or not uuid:
+            raise exception.StorageError(
+                reason='a profile has no valid instance_uuid: %r'
+                       % (uuid,))
+        if uuid in rows:
+            raise exception.StorageError(
+                reason='instance %s appears twice in one save_audit'
+                       % uuid)
+        if not isinstance(update.state, dict):
+            raise exception.StorageError(
+                reason='the state of instance %s must be a dict, got %s'
+                       % (uuid, type(update.state).__name__))
+        rows[uuid] = {
+            'instance_uuid': uuid,
+            'state': dumps(update.state, 'state of instance %s' % uuid),
+            'history_end': integer(update.history_end,
+                                   'history_end of instance %s' % uuid),
+            'expected_version': (None if update.expected_version is None
+                                 else int(update.expected_version)),
+        }
+    # Sorted: concurrent audits then lock rows in the same order, which
+    # avoids most deadlocks.
+    return [rows[uuid] for uuid in sorted(rows)]
+
+
+def forecast_row(audit_uuid, forecast):
+    """Checked row of a ForecastRecord made by audit ``audit_uuid``."""
+    what = 'forecast of %s of instance %s' % (forecast.resource,
+                                              forecast.instance_uuid)
+    return {
+        'instance_uuid': forecast.instance_uuid,
+        'audit_uuid': forecast.audit_uuid or audit_uuid,
+        'resource': forecast.resource,
+        'model': forecast.model,
+        'issued_at': integer(forecast.issued_at, 'issued_at of ' + what),
+        'start': integer(forecast.start, 'start of ' + what),
+        'step': integer(forecast.step, 'step of ' + what),
+        'levels': dumps(forecast.levels, 'levels of the ' + what),
+        'quantiles': dumps(forecast.quantiles, 'quantiles of the ' + what),
+    }
+
+
+def forecast_from_row(row):
+    return ForecastRecord(
+        instance_uuid=row.instance_uuid, resource=row.resource,
+        model=row.model, issued_at=int(row.issued_at),
+        start=int(row.start), step=int(row.step),
+        levels=json.loads(row.levels), quantiles=json.loads(row.quantiles),
+        audit_uuid=row.audit_uuid)
+
+
+def throttle_from_row(row):
+    return ThrottleRecord(
+        id=int(row.id), instance_uuid=row.instance_uuid, host=row.host,
+        driver=row.driver, limits=json.loads(row.limits),
+        previous=json.loads(row.previous), state=row.state,
+        action_uuid=row.action_uuid,
+        window_end=None if row.window_end is None else int(row.window_end),
+        created_at=row.created_at, updated_at=row.updated_at)
