@@ -57,11 +57,18 @@ def workload(now, short_history=()):
 
     compute-1 (4 cores, threshold 80 % = 3.2) runs MOVER (idle from 20
     minutes ago to 20 minutes from now, busy at 1.8 vCPUs otherwise),
-    STEADY (1.8 vCPUs all the time) and BURSTY (0.2 vCPUs, with a daily
-    burst to 1.5 from 10 minutes ago to 20 minutes from now): predicted
+    STEADY (1.8 vCPUs all the time) and BURSTY (0.2 vCPUs, with bursts to
+    1.5 of 30 minutes every 160 minutes, one of them from 10 minutes ago
+    to 20 minutes from now): predicted
     overloaded from now on, and still overloaded during BURSTY's burst once
     MOVER has left. compute-2 runs OVERSIZED (4 vCPUs, uses 0.1) and
     NEWCOMER, whose history is too short.
+
+    BURSTY's bursts recur nine times a day, so that the ensemble's hourly
+    validation origins see one start in every phase of a burst, whatever
+    the minute the test runs at: with a single daily burst, an origin
+    whose last value is in the burst may never occur, and which member
+    wins the steps after the burst is then decided by noise.
     """
     end = now - now % STEP
     n = DAYS * 86400 // STEP
@@ -72,7 +79,7 @@ def workload(now, short_history=()):
     cpu = {
         MOVER: np.where((phase >= -1200) & (phase < 1200), 0.05, 1.8),
         STEADY: np.full(n, 1.8),
-        BURSTY: np.where((phase >= -600) & (phase < 1200), 1.5, 0.2),
+        BURSTY: np.where((times - end + 600) % 9600 < 1800, 1.5, 0.2),
         OVERSIZED: np.full(n, 0.1),
         NEWCOMER: np.full(n, 0.5),
     }
