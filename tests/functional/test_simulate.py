@@ -23,10 +23,9 @@ from watcher_predictive.cmd import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-BITBRAINS = os.path.join(os.environ.get(
-    'WATCHER_PREDICTIVE_TRACES', os.path.join(ROOT, '..', 'shared',
-                                              'traces')),
-    'bitbrains_rnd_2013-8')
+TRACES = os.environ.get('WATCHER_PREDICTIVE_TRACES',
+                        os.path.join(ROOT, '..', 'shared', 'traces'))
+BITBRAINS = os.path.join(TRACES, 'bitbrains_rnd_2013-8')
 KEYS = ('overload_minutes', 'migrations', 'migrations_in_lull',
         'migration_cost', 'resizes', 'throttled_minutes',
         'active_host_hours')

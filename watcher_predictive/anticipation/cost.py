@@ -27,9 +27,8 @@ import numpy as np
 # Dirty rate, as a share of the migration bandwidth, of a guest at full
 # CPU: a busy guest dirties pages almost as fast as they are copied.
 DIRTY_SHARE = 0.8
-# A resize is a cold migration: the guest's disk is copied and it reboots.
-# Counted in the same unit: a fixed cost per vCPU-free minute of reboot
-# plus its memory.
+# A resize is a cold migration and a reboot: counted as its memory plus a
+# fixed amount for the reboot, in the same unit (GiB copied).
 RESIZE_REBOOT_COST = 2.0
 
 

@@ -170,8 +170,11 @@ class Plan:
 
 @dataclasses.dataclass(frozen=True)
 class OperatorTask:
-    """A task an operator enqueued: done in the first suitable lull of
-    the instance before ``deadline``."""
+    """A task an operator enqueued.
+
+    It is done in the first suitable lull of the instance before
+    ``deadline``.
+    """
 
     id: str
     instance_uuid: str

@@ -159,8 +159,8 @@ def run(args):
     from watcher_predictive.telemetry import trace
     config = settings(args)
     if args.skip < 0:
-        raise exception.InvalidParameter(name='--skip', value=args.skip,
-                                          reason='give 0 or more')
+        raise exception.InvalidParameter(
+            name='--skip', value=args.skip, reason='give 0 or more')
     history, shapes = trace.load(args.trace, args.format,
                                  limit=args.limit + args.skip)
     work = replay.workload(history, shapes, skip=args.skip)

@@ -189,8 +189,9 @@ class PredictiveAnticipation(base.BaseStrategy):
             input_parameters=params)
 
     def _report(self, plan_):
-        """Log every queued task: what was planned, and why the others
-        were not (in a dry run, what would have been done)."""
+        """Log what a dry run would have done, and why tasks were not
+        planned.
+        """
         if plan_ is None:
             return
         for action in plan_.dry_run_actions:
