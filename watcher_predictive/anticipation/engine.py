@@ -49,6 +49,11 @@ from watcher_predictive.anticipation import types
 from watcher_predictive import exception
 
 
+# A migration for overload relief must remove at least this share of the
+# host's predicted overload.
+MIN_RELIEF_SHARE = 0.1
+
+
 def _level(forecast, wanted):
     """Index of the forecast level closest to ``wanted``."""
     return int(np.argmin(np.abs(forecast.levels - wanted)))
@@ -245,33 +250,61 @@ class AnticipationEngine:
             if types.MIGRATE in p.actions_allowed:
                 moved = self._migrate_one(host, on_host, ctx, hosts, onset,
                                           before)
+                if not moved and p.busy_migration:
+                    moved = self._migrate_one(host, on_host, ctx, hosts,
+                                              onset, before, busy=True)
             if not moved and types.THROTTLE in p.actions_allowed:
                 moved = self._throttle_one(host, on_host, ctx, before)
             if not moved:
                 return
 
-    def _migrate_one(self, host, on_host, ctx, hosts, onset, before):
+    def _busy_window(self, ctx, u, onset):
+        """Start step and probability of the least busy window that opens
+        no later than the overload (a busy guest has no lull)."""
+        windows = ctx['window_p'][u]
+        last = max(0, min(onset - ctx['duration'], windows.size - 1))
+        clear = [s for s in range(last + 1)
+                 if self.clear(ctx, s, s + ctx['duration'])]
+        if not clear:
+            return None, 0.0
+        s = max(clear, key=lambda k: (windows[k], -k))
+        return s, float(windows[s])
+
+    def _migrate_one(self, host, on_host, ctx, hosts, onset, before,
+                     busy=False):
         p = self.params
         ledger = ctx['ledger']
         overload = ledger.overload(host)
+        total = float(overload.sum())
         candidates = []
         for u in on_host:
-            start_step = ctx['lull'][u]
-            if not (self.actable(ctx, u) and ctx['window'][u] is not None
-                    and ctx['release'][u] >= p.release_threshold):
+            if not self.actable(ctx, u):
                 continue
+            if busy:
+                start_step, probability = self._busy_window(ctx, u, onset)
+                if start_step is None:
+                    continue
+            else:
+                if ctx['window'][u] is None or \
+                        ctx['release'][u] < p.release_threshold:
+                    continue
+                start_step, probability = ctx['lull'][u], ctx['release'][u]
             relief = float(np.minimum(ctx['demand'][u],
                                       overload)[start_step:].sum())
+            # A move that removes a sliver of the overload costs a
+            # migration and leaves the host overloaded: not worth it.
+            if relief < MIN_RELIEF_SHARE * total:
+                continue
             cost = self.migration_cost(ctx, u, start_step)
+            weight = probability if not busy else 1.0
             candidates.append((start_step > onset,
-                               -relief * ctx['release'][u] / max(cost, 1e-6),
-                               u, cost))
-        # Prefer lulls that open before the overload does, then the most
+                               -relief * weight / max(cost, 1e-6),
+                               u, cost, start_step, probability))
+        # Prefer windows that open before the overload does, then the most
         # relief per unit of cost, weighed by the lull's probability.
         candidates.sort()
-        for _late, _score, u, cost in candidates:
+        for _late, _score, u, cost, start_step, probability in candidates:
             inst = ctx['by_uuid'][u]
-            start_step = ctx['lull'][u]
             demand = ctx['demand'][u]
             targets = [h.name for h in hosts if h.name != host
                        and ledger.fits(h.name, demand, inst.memory_mb,
@@ -295,27 +328,30 @@ class AnticipationEngine:
                 continue
             self.count_migration(host, target)
             on_host.remove(u)
-            start, end = ctx['window'][u]
+            start = int(ctx['start'] + start_step * ctx['step'])
+            end = start + ctx['duration'] * ctx['step']
+            how = 'predicted idle' if not busy else \
+                'has no lull before it; moved while least busy'
             reason = (
                 'host %s predicted at %.0f%% of its CPU threshold from %s; '
-                '%s predicted idle (P=%.2f) %s-%s; %s keeps %.1f vCPUs of '
-                'headroom; migration cost %.1f GiB copied' % (
+                '%s %s (P=%.2f) %s-%s; %s keeps %.1f vCPUs of headroom; '
+                'migration cost %.1f GiB copied' % (
                     host, 100 * peak_share,
                     types.iso_utc(ctx['start'] + onset * ctx['step']),
-                    inst.name, ctx['release'][u], types.iso_utc(start),
+                    inst.name, how, probability, types.iso_utc(start),
                     types.iso_utc(end), target, ledger.min_headroom(target),
                     cost))
             task = types.Task(
                 kind=types.MIGRATE, source=types.SOURCE_OVERLOAD,
                 instance_uuid=u, benefit=float(benefit), cost=cost,
-                release_probability=ctx['release'][u], reason=reason,
+                release_probability=probability, reason=reason,
                 target=target, cpu_needed=float(demand.max()),
                 memory_mb=inst.memory_mb)
             self.record(task, types.PlannedAction(
                 kind=types.MIGRATE, instance_uuid=u, instance_name=inst.name,
                 source_host=host, destination_host=target,
                 window_start=start, window_end=end,
-                release_probability=round(ctx['release'][u], 4),
+                release_probability=round(probability, 4),
                 expected_benefit=round(float(benefit), 1), reason=reason))
             return True
         return False

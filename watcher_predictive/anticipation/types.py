@@ -115,6 +115,9 @@ class PlanParameters:
     at or above this fraction of the vCPUs for ``sustained_steps``."""
     sustained_steps: int = 3
     deadline_near: int = 3600
+    busy_migration: bool = False
+    """When no guest of an overloaded host has a lull, migrate a busy one
+    in its least busy window before the overload (costlier)."""
     """Operator tasks due within this many seconds go first."""
 
 

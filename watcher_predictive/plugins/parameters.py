@@ -115,6 +115,12 @@ SCHEMA = {
                            'over the horizon, when every guest can move '
                            'in a lull (0 disables consolidation).',
             'type': 'number', 'minimum': 0, 'maximum': 1, 'default': 0.0},
+        'busy_migration': {
+            'description': 'When no guest of a host predicted to overload '
+                           'has a lull that relieves it, live migrate a '
+                           'busy guest in its least busy window before the '
+                           'overload (its cost is higher and counted).',
+            'type': 'boolean', 'default': False},
         'resize_up_usage': {
             'description': 'Resize an instance up ahead of a predicted '
                            'sustained peak: its median CPU forecast at or '
@@ -177,7 +183,8 @@ def plan_parameters(values):
                                for text in merged['blackout_windows']),
         dry_run=bool(merged['dry_run']),
         consolidation_threshold=merged['consolidation_threshold'],
-        resize_up_usage=merged['resize_up_usage'])
+        resize_up_usage=merged['resize_up_usage'],
+        busy_migration=bool(merged['busy_migration']))
     return params, merged['min_history']
 
 
