@@ -43,6 +43,7 @@ from numpy.lib import stride_tricks
 
 from watcher_predictive.anticipation import cost as cost_mod
 from watcher_predictive.anticipation import headroom
+from watcher_predictive.anticipation import operator_tasks as operator
 from watcher_predictive.anticipation import queue
 from watcher_predictive.anticipation import release
 from watcher_predictive.anticipation import types
@@ -93,11 +94,11 @@ class AnticipationEngine:
             due = op.deadline - ctx['start'] <= p.deadline_near
             (near if due else later).append(op)
         for op in sorted(near, key=lambda o: (o.deadline, o.id)):
-            queue.place(self, queue.operator_candidate(self, ctx, op,
-                                                       flavors))
+            queue.place(self, operator.operator_candidate(self, ctx, op,
+                                                          flavors))
         for host in ledger.overloaded_hosts():
             self._relieve(host, ctx, hosts)
-        candidates = [queue.operator_candidate(self, ctx, op, flavors)
+        candidates = [operator.operator_candidate(self, ctx, op, flavors)
                       for op in later]
         if types.RESIZE in p.actions_allowed and flavors:
             candidates += queue.right_size_candidates(
@@ -259,8 +260,9 @@ class AnticipationEngine:
                 return
 
     def _busy_window(self, ctx, u, onset):
-        """Start step and probability of the least busy window that opens
-        no later than the overload (a busy guest has no lull)."""
+        """Start and probability of the least busy window before the
+        overload: a busy guest has no lull.
+        """
         windows = ctx['window_p'][u]
         last = max(0, min(onset - ctx['duration'], windows.size - 1))
         clear = [s for s in range(last + 1)
