@@ -50,9 +50,13 @@ from watcher_predictive.anticipation import types
 from watcher_predictive import exception
 
 
-# A migration for overload relief must remove at least this share of the
-# host's predicted overload.
-MIN_RELIEF_SHARE = 0.1
+# Lull migrations are worth starting only when together they can remove
+# at least this share of the host's predicted overload; otherwise they
+# cost migrations and leave the host overloaded (its busy guests are the
+# cause, and they have no lull).
+FUTILE_SHARE = 0.5
+# One migration must remove at least this share of it.
+MIN_RELIEF_SHARE = 0.01
 
 
 def _level(forecast, wanted):
@@ -87,6 +91,7 @@ class AnticipationEngine:
         self._actions = []
         self._tasks = []
         self._migrations = {}
+        self._relieving = {}
         before = sum(float(ledger.overload(h).sum()) for h in ledger.demand)
 
         near, later = [], []
@@ -243,6 +248,7 @@ class AnticipationEngine:
         p = self.params
         ledger = ctx['ledger']
         on_host = [u for u in ctx['ids'] if ctx['by_uuid'][u].host == host]
+        self._relieving[host] = False
         while self.budget_left() and ledger.overload(host).sum() > 0:
             overload = ledger.overload(host)
             onset = int(np.flatnonzero(overload)[0])
@@ -293,19 +299,22 @@ class AnticipationEngine:
                 start_step, probability = ctx['lull'][u], ctx['release'][u]
             relief = float(np.minimum(ctx['demand'][u],
                                       overload)[start_step:].sum())
-            # A move that removes a sliver of the overload costs a
-            # migration and leaves the host overloaded: not worth it.
             if relief < MIN_RELIEF_SHARE * total:
                 continue
             cost = self.migration_cost(ctx, u, start_step)
             weight = probability if not busy else 1.0
             candidates.append((start_step > onset,
                                -relief * weight / max(cost, 1e-6),
-                               u, cost, start_step, probability))
+                               u, cost, start_step, probability, relief))
+        if not busy and not self._relieving[host] and sum(
+                c[-1] for c in candidates) < FUTILE_SHARE * total:
+            return False
+        self._relieving[host] = True
         # Prefer windows that open before the overload does, then the most
         # relief per unit of cost, weighed by the lull's probability.
         candidates.sort()
-        for _late, _score, u, cost, start_step, probability in candidates:
+        for _late, _score, u, cost, start_step, probability, _relief in \
+                candidates:
             inst = ctx['by_uuid'][u]
             demand = ctx['demand'][u]
             targets = [h.name for h in hosts if h.name != host
