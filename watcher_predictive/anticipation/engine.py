@@ -50,10 +50,11 @@ from watcher_predictive.anticipation import types
 from watcher_predictive import exception
 
 
-# Lull migrations are worth starting only when together they can remove
-# at least this share of the host's predicted overload; otherwise they
-# cost migrations and leave the host overloaded (its busy guests are the
-# cause, and they have no lull).
+# With busy_migration, lull migrations go first only when together they
+# can remove at least this share of the host's predicted overload;
+# otherwise they would cost migrations and leave the host overloaded (its
+# busy guests are the cause, and they have no lull), and a busy guest is
+# moved instead.
 FUTILE_SHARE = 0.5
 # One migration must remove at least this share of it.
 MIN_RELIEF_SHARE = 0.01
@@ -306,7 +307,7 @@ class AnticipationEngine:
             candidates.append((start_step > onset,
                                -relief * weight / max(cost, 1e-6),
                                u, cost, start_step, probability, relief))
-        if not busy and not self._relieving[host] and sum(
+        if p.busy_migration and not busy and not self._relieving[host] and sum(
                 c[-1] for c in candidates) < FUTILE_SHARE * total:
             return False
         self._relieving[host] = True
