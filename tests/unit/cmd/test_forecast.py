@@ -138,7 +138,8 @@ def test_bad_vcpus_refused(audited, tmp_path):
 
 def test_watcher_tables_unreadable_still_shows_forecast(audited, tmp_path):
     """Plugin tables in their own database, Watcher's empty: the forecast
-    is shown and the missing actions are explained."""
+    is shown and the missing actions are explained.
+    """
     empty = 'sqlite:///%s' % (tmp_path / 'empty.sqlite')
     conf = write_conf(tmp_path, audited['url'], watcher_url=empty)
     data = show(audited, conf)
@@ -191,7 +192,8 @@ def test_plot_with_history_from_telemetry(audited, tmp_path):
 
 def test_plot_falls_back_to_stored_forecasts(audited, tmp_path):
     """Telemetry unreachable (no Keystone credentials for Gnocchi): the
-    history drawn is the medians of the earlier stored forecasts."""
+    history drawn is the medians of the earlier stored forecasts.
+    """
     pytest.importorskip('matplotlib')
     store = storage.Store(audited['url'])
     latest = store.latest_forecasts(instance_uuid=audited['instance'],
