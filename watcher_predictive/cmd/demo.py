@@ -125,10 +125,12 @@ def load_workload(trace_path, n_instances, step, candidates=120):
 
 def run(trace_path=None, n_instances=40, n_hosts=5, host_cores=24,
         cpu_ratio=4.0, holdout_days=1.0, parameters=None, state_dir=None,
-        out=print, now=None):
+        out=print, now=None, progress=None):
     """Run one audit and print its action plan; returns the plan's actions
-    as dicts.
+    as dicts. ``progress`` is called with a line as each phase starts.
     """
+    progress = progress or (lambda line: None)
+    progress('preparing Watcher\'s database')
     _import_watcher()
     from watcher.common import context as watcher_context
     from watcher.db.sqlalchemy import migration as watcher_migration
@@ -152,6 +154,7 @@ def run(trace_path=None, n_instances=40, n_hosts=5, host_cores=24,
     context = watcher_context.make_context(is_admin=True)
     sync.Syncer().sync()
 
+    progress('loading the telemetry of %d guests' % n_instances)
     history, shapes, origin = load_workload(trace_path, n_instances, step)
     # Replay: the trace is cut ``holdout_days`` before its end, and that
     # point is made "now"; the audit sees only what came before it.
@@ -188,7 +191,9 @@ def run(trace_path=None, n_instances=40, n_hosts=5, host_cores=24,
     strategy.flavors = sim.flavors
     strategy.store = storage.Store(url)
     strategy.clock = lambda: now
+    progress('auditing: profiling, forecasting and planning')
     solution = strategy.execute(audit=audit)
+    progress('scheduling the action plan')
 
     planner = loading.DefaultPlannerLoader().load(strategy.planner)
     action_plan = planner.schedule(context, audit.id, solution)
