@@ -70,7 +70,7 @@ def test_metric_map_matches_the_gnocchi_source():
                 'kind': 'cumulative' if meter.cumulative else 'gauge',
                 'scale': meter.scale})
     assert {r: e['gnocchi'] for r, e in example.items()} == expected
-    for resource, entry in example.items():
+    for entry in example.values():
         assert entry['prometheus'] == [
             'ceilometer_' + m['metric'].replace('.', '_')
             for m in entry['gnocchi']]
