@@ -216,6 +216,12 @@ def run(trace_path=None, n_instances=40, n_hosts=5, host_cores=24,
         out('  %-32s %s' % (indicator['name'], indicator['value']))
     out('')
     out('State kept in %s' % state_dir)
+    # A watcher.conf naming that database, for the inspection commands.
+    conf_path = os.path.join(state_dir, 'watcher.conf')
+    with open(conf_path, 'w') as f:
+        f.write('[database]\nconnection = %s\n' % url)
+    out('Inspect a guest: watcher-predictive forecast show <instance uuid> '
+        '--config-file %s' % conf_path)
     return [_action_dict(a) for a in actions]
 
 

@@ -129,6 +129,9 @@ def draw(found, path):
     axes.set_xlabel('time (UTC)')
     axes.set_ylabel('%s (%s)' % (found.resource,
                                  UNITS.get(found.resource, '')))
+    if np.nanmin(quantiles) >= 0:
+        # Usage is never negative: start at zero so levels read true.
+        axes.set_ylim(bottom=0)
     axes.grid(True, alpha=0.3)
     axes.legend(loc='upper left', bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.autofmt_xdate()

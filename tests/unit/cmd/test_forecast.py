@@ -100,8 +100,9 @@ def test_json_has_quantiles_lull_and_action(audited, tmp_path):
     assert action['action_plan_state'] == 'RECOMMENDED'
 
 
-def test_text_output(audited, tmp_path):
-    conf = write_conf(tmp_path, audited['url'])
+def test_text_output_with_the_demo_watcher_conf(audited):
+    # The demo writes a watcher.conf naming its database.
+    conf = str(audited['state'] / 'watcher.conf')
     result = cli('forecast', 'show', audited['instance'], '--config-file',
                  conf)
     assert result.returncode == 0, result.stderr
