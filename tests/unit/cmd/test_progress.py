@@ -13,6 +13,7 @@
 """Progress lines: on a terminal by default, never with --quiet."""
 
 import io
+import json
 import os
 import pty
 import subprocess
@@ -85,3 +86,27 @@ def test_demo_progress_on_a_terminal_and_quiet(tmp_path):
     assert 'demo: scheduling the action plan' in shown
     assert 'demo: ' not in _demo(tmp_path / 'b', '--quiet', tty=True)
     assert 'demo: ' not in _demo(tmp_path / 'c')
+
+
+def _wide_trace(folder):
+    """Two days of two guests, one CSV column each."""
+    lines = ['step,web,db']
+    for k in range(2 * 288):
+        busy = 8 <= (k * 300 % 86400) / 3600 < 20
+        lines.append('%d,%.1f,%.1f' % (k, 5 + 50 * busy, 3 + 30 * busy))
+    path = folder / 'guests.csv'
+    path.write_text('\n'.join(lines) + '\n')
+    return str(path)
+
+
+@pytest.mark.parametrize('flag,shown', [('--progress', True),
+                                        ('--quiet', False)])
+def test_backtest_progress(capsys, tmp_path, flag, shown):
+    code = cli.main(['backtest', '--trace', _wide_trace(tmp_path),
+                     '--format', 'wide', '--holdout-days', '1', '--models',
+                     'last_value', '--json', flag])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert ('backtest: 2 series of' in err) is shown
+    assert ('backtest: last_value: 2 series, 24 origins' in err) is shown
+    assert json.loads(out)['series'] == 2
