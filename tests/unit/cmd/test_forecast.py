@@ -242,3 +242,24 @@ def test_only_the_instance_actions_are_read(audited):
             'SELECT uuid, input_parameters FROM actions WHERE deleted = 0')
             if json.loads(params)['resource_id'] == audited['instance']]
     assert sorted(a['uuid'] for a in mine) == sorted(expected)
+
+
+def test_watcher_database_unreachable_still_shows_forecast(audited,
+                                                           tmp_path):
+    # Nothing listens on port 1: the connection is refused at once.
+    refused = 'postgresql+psycopg2://nobody@127.0.0.1:1/watcher'
+    conf = write_conf(tmp_path, audited['url'], watcher_url=refused)
+    data = show(audited, conf)
+    assert len(data['steps']) == 12
+    notes = [n for n in data['notes'] if 'planned actions unavailable' in n]
+    assert notes and '127.0.0.1:1' in notes[0]
+
+
+def test_plugin_tables_missing_says_to_upgrade(tmp_path):
+    empty = 'sqlite:///%s' % (tmp_path / 'empty.sqlite')
+    conf = write_conf(tmp_path, empty)
+    result = cli('forecast', 'show', 'a6ae860a-252b-5ae7-862d-8e8794744fe1',
+                 '--config-file', conf)
+    assert result.returncode == 2
+    assert 'plugin tables are missing' in result.stderr
+    assert 'watcher-predictive-db-manage upgrade' in result.stderr
