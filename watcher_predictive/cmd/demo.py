@@ -63,6 +63,8 @@ def _import_watcher():
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         import watcher.common.clients  # noqa: F401
+        # That import sets simplefilter('once'): ignore again.
+        warnings.simplefilter('ignore')
         import watcher.common.service  # noqa: F401
         import watcher.conf  # noqa: F401
         import watcher.decision_engine.sync  # noqa: F401
