@@ -100,7 +100,9 @@ def test_tuning_table_has_every_parameter_and_default():
         row = re.search(r'^%s +(\S+)' % name, text, re.M)
         assert row, name
         shown = row.group(1)
-        if isinstance(default, list):
-            assert shown == 'all', name
+        if isinstance(default, bool):
+            assert shown == str(default).lower(), name
+        elif isinstance(default, list):
+            assert shown == ('all' if default else 'none'), name
         else:
             assert float(shown) == default, name
