@@ -61,7 +61,8 @@ class AnticipationEngine:
                 name='actions_allowed', value=sorted(unknown),
                 reason='allowed kinds are %s' % ', '.join(types.ACTION_KINDS))
 
-    def plan(self, hosts, instances, forecasts, flavors=(), peaks=None):
+    def plan(self, hosts, instances, forecasts, flavors=(), peaks=None,
+             operator_tasks=()):
         p = self.params
         cpu = forecasts.get('cpu')
         if cpu is None:

@@ -105,10 +105,28 @@ class PlannedAction:
     flavor: str = None
     cpu_limit: float = None
     """Throttle: vCPUs the guest may use during the window."""
+    task_id: str = None
+    """The operator task this action carries out; None for the engine's
+    own tasks."""
 
     @property
     def in_lull(self):
         return self.release_probability > 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorTask:
+    """A task an operator queued (``watcher-predictive task add``)."""
+
+    id: str
+    instance_uuid: str
+    kind: str
+    """MIGRATE, RESIZE or THROTTLE."""
+    deadline: int
+    """Epoch seconds (UTC) by which the task must be done."""
+    flavor: str | None = None
+    """Target flavor name or id of a resize."""
+    reason: str = ''
 
 
 @dataclasses.dataclass

@@ -47,12 +47,16 @@ PREDICTIVE_WEIGHTS = {
     'predictive_migrate': 31,
     # Just before Watcher's 'resize' (20).
     'predictive_resize': 21,
+    # Its window opens when its throttle's closes, so it is ordered by
+    # time; among actions starting together, after the resizes.
+    'unthrottle': 19,
 }
 
 PREDICTIVE_PARALLELIZATION = {
     'throttle': 4,
     'predictive_migrate': 2,
     'predictive_resize': 2,
+    'unthrottle': 4,
 }
 
 
