@@ -103,17 +103,19 @@ def disk_settings(limits):
 
     The burst ceiling (``*_max``) is set to the limit itself: the guest
     gets no burst above it, and libvirt refuses a limit above a ceiling
-    left lower.
+    left lower. libvirt refuses a total beside a read or write value of
+    the same kind, so those are zeroed (and restored with the rest).
     """
     settings = {}
-    if limits.disk_bytes_sec:
-        value = int(limits.disk_bytes_sec)
-        settings.update(total_bytes_sec=value, total_bytes_sec_max=value,
-                        read_bytes_sec=0, write_bytes_sec=0)
-    if limits.disk_iops_sec:
-        value = int(limits.disk_iops_sec)
-        settings.update(total_iops_sec=value, total_iops_sec_max=value,
-                        read_iops_sec=0, write_iops_sec=0)
+    for kind, value in (('bytes', limits.disk_bytes_sec),
+                        ('iops', limits.disk_iops_sec)):
+        if not value:
+            continue
+        for field in ('total_%s_sec', 'total_%s_sec_max'):
+            settings[field % kind] = int(value)
+        for field in ('read_%s_sec', 'write_%s_sec', 'read_%s_sec_max',
+                      'write_%s_sec_max'):
+            settings[field % kind] = 0
     return settings
 
 
