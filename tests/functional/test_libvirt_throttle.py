@@ -24,8 +24,8 @@ never replies.
 """
 
 import socket
-import uuid
 from unittest import mock
+import uuid
 
 import libvirt
 import pytest

@@ -35,6 +35,16 @@ MAX_REASON = 2048
 MAX_FLAVOR = 255
 
 
+class TaskNotFound(exception.StorageError):
+    msg_fmt = ('There is no task %(id)s in %(url)s; "watcher-predictive '
+               'task list --all" lists them.')
+
+
+class TaskNotOpen(exception.PredictiveError):
+    msg_fmt = ('Task %(id)s is %(state)s; only a pending or planned task '
+               'can be cancelled.')
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskRecord:
     id: str
@@ -162,9 +172,7 @@ class TaskQueries:
                 row = conn.execute(sa.select(task)
                                    .where(task.id == str(task_id))).first()
         if row is None:
-            raise exception.StorageError(
-                reason='there is no task %s in %s; "watcher-predictive task '
-                       'list --all" lists them' % (task_id, self.safe_url))
+            raise TaskNotFound(id=task_id, url=self.safe_url)
         return _from_row(row)
 
     def list_tasks(self, states=None) -> list[TaskRecord]:
@@ -184,8 +192,9 @@ class TaskQueries:
     def cancel_task(self, task_id) -> TaskRecord:
         """Cancel a pending or planned task.
 
-        :raises StorageError: unknown id, or the task is already
-            cancelled or expired; nothing is changed.
+        :raises TaskNotFound:
+        :raises TaskNotOpen: it is already cancelled or expired; nothing
+            is changed.
         """
         task = models.OperatorTask
         open_states = (models.TASK_PENDING, models.TASK_PLANNED)
@@ -199,9 +208,7 @@ class TaskQueries:
                             updated_at=models.utcnow()))
         record = self.get_task(task_id)
         if result.rowcount != 1:
-            raise exception.StorageError(
-                reason='task %s is %s; only a pending or planned task can '
-                       'be cancelled' % (task_id, record.state))
+            raise TaskNotOpen(id=task_id, state=record.state)
         return record
 
     def expire_tasks(self, now) -> list[str]:
