@@ -39,13 +39,8 @@ class NoopThrottleDriver(base.ThrottleDriver):
         return {}
 
     def restore(self, instance_uuid, host, previous):
-        if previous:
-            raise base.ThrottleRestoreFailed(
-                instance=instance_uuid, host=host,
-                reason='the noop driver changes nothing, yet it was given '
-                       'previous values %r to restore: they were saved by '
-                       'another driver; set [watcher_predictive] '
-                       'throttle_driver back to it' % (previous,))
+        # Nothing was changed, whatever was recorded (earlier versions
+        # recorded the limit the throttle replaced).
         LOG.info('noop throttle driver: throttle of instance %s on host %s '
-                 'lifted; the hypervisor is NOT changed.', instance_uuid,
-                 host)
+                 'lifted (recorded previous values %s); the hypervisor is '
+                 'NOT changed.', instance_uuid, host, previous)
