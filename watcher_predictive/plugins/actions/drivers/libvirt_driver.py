@@ -18,8 +18,9 @@ replaced), finds the guest by its UUID (Nova names a domain by the
 instance UUID) and, on the running guest only (``VIR_DOMAIN_AFFECT_LIVE``:
 a restart drops the throttle, as does Nova rebuilding the domain):
 
-* sets ``vcpu_period`` and ``vcpu_quota`` (``virsh schedinfo``) so that the
-  guest's vCPUs together get ``cpu_limit`` host CPUs: each vCPU thread gets
+* when ``cpu_limit`` is below the guest's vCPUs, sets ``vcpu_period`` and
+  ``vcpu_quota`` (``virsh schedinfo``) so that the guest's vCPUs together
+  get ``cpu_limit`` host CPUs: each vCPU thread gets
   ``period * cpu_limit / vcpus`` microseconds of every period;
 * when disk limits are asked for, sets ``total_bytes_sec`` and/or
   ``total_iops_sec`` (and zeroes the read/write split of the same kind,
