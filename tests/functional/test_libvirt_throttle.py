@@ -29,6 +29,7 @@ import uuid
 
 import libvirt
 import pytest
+from watcher.common import exception as watcher_exception
 
 from watcher_predictive.plugins.actions.drivers import base as driver_base
 from watcher_predictive.plugins.actions.drivers import libvirt_driver
@@ -136,6 +137,23 @@ def test_vcpu_quota_unsupported_changes_nothing(guest):
     assert iotune(domain) == before
 
 
+def test_guest_not_running(guest):
+    instance, domain = guest
+    domain.destroy()
+    try:
+        throttler = driver()
+        try:
+            with pytest.raises(driver_base.ThrottleApplyFailed) as e:
+                throttler.apply(instance, 'compute-1',
+                                driver_base.ThrottleLimits(
+                                    2.0, disk_iops_sec=10))
+        finally:
+            throttler.close()
+        assert 'is not running' in str(e.value)
+    finally:
+        domain.create()
+
+
 def test_unknown_domain():
     throttler = driver()
     try:
@@ -217,5 +235,26 @@ def test_throttle_then_unthrottle_actions(guest, tmp_path):
         assert lift.execute() is True
         assert store.applied_throttles(instance) == []
         assert iotune(domain) == before
+    finally:
+        store.dispose()
+
+
+def test_failed_throttle_action_records_nothing(tmp_path):
+    url = 'sqlite:///%s' % (tmp_path / 'watcher.sqlite')
+    migration.upgrade(url)
+    store = storage.Store(url)
+    instance = str(uuid.uuid4())
+    try:
+        action = throttle.Throttle(mock.Mock(), osc=mock.Mock())
+        action.input_parameters = {
+            'resource_id': instance, 'host': 'compute-1', 'cpu_limit': 1.0,
+            'window_start': '2026-11-25T10:00:00Z',
+            'window_end': '2026-11-25T10:30:00Z'}
+        action.driver = driver()
+        action.store = store
+        with pytest.raises(watcher_exception.ActionExecutionFailure) as e:
+            action.execute()
+        assert 'has no domain on compute host compute-1' in str(e.value)
+        assert store.applied_throttles(instance) == []
     finally:
         store.dispose()

@@ -246,10 +246,16 @@ class LibvirtThrottleDriver(base.ThrottleDriver):
         live = self.libvirt.VIR_DOMAIN_AFFECT_LIVE
         errors = (_Timeout, self.libvirt.libvirtError)
         try:
+            running = self._call('state', domain.isActive)
             vcpus = int(self._call('info', domain.info)[3])
             xml = self._call('XML description', domain.XMLDesc, 0)
         except errors as e:
             raise self._classify(e, instance_uuid, host, uri, 'info')
+        if not running:
+            raise base.ThrottleApplyFailed(
+                instance=instance_uuid, host=host,
+                reason='its domain on %s is not running, and a throttle '
+                       'applies to the running guest only' % uri)
         previous = {'schedinfo': {}, 'block_iotune': {}}
         if limits.cpu_limit < vcpus:
             try:
