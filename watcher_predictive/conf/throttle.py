@@ -31,25 +31,28 @@ THROTTLE_OPTS = [
                     'throttle driver.'),
     cfg.IntOpt('libvirt_timeout',
                default=30, min=1, max=600,
-               help='Seconds allowed to connect to a compute host\'s '
-                    'libvirt and for each call on it (the keepalive of '
-                    'remote connections drops a host that stops '
-                    'answering after about this long).'),
+               help='Seconds (1 to 600) allowed to connect to a compute '
+                    'host\'s libvirt, and to each call on it; a host that '
+                    'does not answer in time fails the throttle as '
+                    'unreachable.'),
     cfg.IntOpt('libvirt_cpu_period',
                default=100000, min=1000, max=1000000,
-               help='CFS scheduling period, in microseconds, set with the '
+               help='CFS scheduling period, in microseconds (1000 to '
+                    '1000000: a millisecond to one second), set with the '
                     'quota of a throttled guest\'s vCPUs; the quota of '
                     'each vCPU is this period times the vCPUs allowed '
                     'divided by the guest\'s vCPUs.'),
     cfg.IntOpt('throttle_disk_bytes_sec',
-               default=0, min=0,
-               help='Total disk throughput, in bytes per second, allowed '
+               default=0, min=0, max=10 ** 12,
+               help='Total disk throughput, in bytes per second (0 to '
+                    '1000000000000), allowed '
                     'to each disk of a throttled guest for the strategy\'s '
                     'planned throttles; 0 (the default) leaves the disks '
                     'alone.'),
     cfg.IntOpt('throttle_disk_iops_sec',
-               default=0, min=0,
-               help='Total disk I/O operations per second allowed to each '
+               default=0, min=0, max=10 ** 7,
+               help='Total number of disk I/O operations per second (0 to '
+                    '10000000) allowed to each '
                     'disk of a throttled guest for the strategy\'s planned '
                     'throttles; 0 (the default) leaves the disks alone.'),
 ]
