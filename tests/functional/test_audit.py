@@ -28,6 +28,8 @@ from watcher.tests.functional import base
 from watcher.tests.functional import topology
 
 from tests.functional.fixtures import nova_resize
+from watcher_predictive.plugins.actions import unthrottle
+from watcher_predictive.plugins.actions import window
 from watcher_predictive.profiler import history as history_mod
 from watcher_predictive.storage import api as storage
 from watcher_predictive.storage import migration
@@ -161,13 +163,18 @@ class PredictiveAuditTestCase(base.WatcherFunctionalTestCase):
         return plan.json(), details
 
     def test_plan_in_the_lulls_and_run_it(self):
+        # An operator task whose deadline passed before this audit.
+        late = self.store.add_task(STEADY, 'migrate', int(time.time()) + 1,
+                                   now=time.time())
+        time.sleep(1.1)
         audit = self.create_audit({'max_migrations_per_host': 1})
+        self.assertEqual('expired', self.store.get_task(late.id).state)
         plan, actions = self.plan_of(audit)
         self.assertEqual('RECOMMENDED', plan['state'])
         by_type = {}
         for action in actions:
             by_type.setdefault(action['action_type'], []).append(action)
-        self.assertEqual({'predictive_migrate', 'throttle',
+        self.assertEqual({'predictive_migrate', 'throttle', 'unthrottle',
                           'predictive_resize'}, set(by_type))
 
         migrate = self._assert_action(
@@ -196,6 +203,12 @@ class PredictiveAuditTestCase(base.WatcherFunctionalTestCase):
         if (throttle['input_parameters']['window_start'] ==
                 migrate['input_parameters']['window_start']):
             self.assertIn(throttle['uuid'], migrate['parents'])
+        # The throttle is lifted when its window ends.
+        lift = self._assert_action(actions, 'unthrottle',
+                                   resource_id=BURSTY, host='compute-1')
+        throttle_end = throttle['input_parameters']['window_end']
+        self.assertEqual(throttle_end,
+                         lift['input_parameters']['window_start'])
 
         indicators = {i['name']: i['value']
                       for i in plan['efficacy_indicators']}
@@ -211,6 +224,11 @@ class PredictiveAuditTestCase(base.WatcherFunctionalTestCase):
         self.assertEqual({MOVER, STEADY}, set(profiles))
         self.assertTrue(self.store.latest_forecasts(MOVER, 'cpu'))
 
+        # The unthrottle runs as if its window had come.
+        lift_time = window.parse_time('unthrottle', 'window_start',
+                                      throttle_end).timestamp() + 1
+        self.useFixture(fixtures.MockPatchObject(
+            unthrottle.Unthrottle, 'clock', staticmethod(lambda: lift_time)))
         resp = self.admin_api.patch(
             '/action_plans/%s' % plan['uuid'],
             [{'op': 'replace', 'path': '/state', 'value': 'PENDING'}])
@@ -226,9 +244,9 @@ class PredictiveAuditTestCase(base.WatcherFunctionalTestCase):
             'OS-EXT-SRV-ATTR:host'])
         self.assertEqual('m1.small', emulator.servers[OVERSIZED][
             'flavor']['original_name'])
-        applied = self.store.active_throttle(BURSTY)
-        self.assertIsNotNone(applied)
-        self.assertEqual('compute-1', applied.host)
+        # Applied on compute-1, then lifted by the unthrottle.
+        self.assertIsNone(self.store.active_throttle(BURSTY))
+        self.assertEqual(1, self.store.purge(0, now=time.time() + 60)[1])
 
     def test_invalid_parameter_is_refused_with_its_name(self):
         resp = self.create_audit({'horizon': 'soon'}, expect=None)

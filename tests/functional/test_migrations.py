@@ -151,7 +151,7 @@ def test_walk_revisions_up_and_down(url):
     assert _schema_differences(url) == []
     assert _plugin_tables(url) == [
         'predictive_alembic_version', 'predictive_forecast',
-        'predictive_profile', 'predictive_throttle']
+        'predictive_profile', 'predictive_task', 'predictive_throttle']
 
     for revision in reversed(revisions):
         target = revision.down_revision or 'base'
@@ -174,7 +174,7 @@ def test_mysql_tables_are_innodb_utf8mb4(url):
         'FROM information_schema.tables '
         'WHERE table_schema = DATABASE() '
         "AND table_name LIKE 'predictive\\_%'")).all())
-    assert len(rows) == 4
+    assert len(rows) == 5
     for name, engine, collation in rows:
         assert engine == 'InnoDB', name
         assert collation.startswith('utf8mb4'), name
@@ -230,6 +230,30 @@ def test_store_on_migrated_schema(url):
         store.mark_throttle_reverted(throttle)
         assert store.active_throttle(I1) is None
         assert store.purge(0, now=2 ** 33) == (2, 1)
+
+        # Operator tasks: refused without writing, expired, claimed once.
+        with pytest.raises(exception.InvalidParameter):
+            store.add_task(I1, 'resize', 2 ** 40)
+        kept = store.add_task(I1, 'resize', 2 ** 40, flavor='m1.small',
+                              reason='r\u00e9duire \U0001F4C9')
+        late = store.add_task(I2, 'migrate', 2 ** 33, now=2 ** 33 - 60)
+        assert store.expire_tasks(2 ** 33) == [late.id]
+        assert store.claim_tasks([kept.id, late.id], 'a5') == {kept.id}
+        assert store.claim_tasks([kept.id], 'a6') == set()
+        assert [(t.id, t.state, t.reason) for t in store.list_tasks()] == [
+            (late.id, 'expired', ''),
+            (kept.id, 'planned', 'r\u00e9duire \U0001F4C9')]
+        assert store.cancel_task(kept.id).state == 'cancelled'
+        assert store.pending_tasks() == []
+
+        # Throttles stacked on one instance, newest first.
+        first = store.record_throttle(I2, 'c1', 'libvirt', {'cpu_limit': 2},
+                                      {'schedinfo': {'vcpu_quota': -1}})
+        second = store.record_throttle(I2, 'c1', 'libvirt',
+                                       {'cpu_limit': 1}, {'schedinfo': {
+                                           'vcpu_quota': 200000}})
+        assert [t.id for t in store.applied_throttles(I2)] == [second,
+                                                               first]
     finally:
         store.dispose()
 

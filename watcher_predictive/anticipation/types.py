@@ -151,6 +151,25 @@ class PlannedAction:
         return self.release_probability > 0.0
 
 
+@dataclasses.dataclass(frozen=True)
+class OperatorTask:
+    """A task an operator queued (``watcher-predictive task add``).
+
+    It is done in the first suitable lull of the instance before
+    ``deadline``.
+    """
+
+    id: str
+    instance_uuid: str
+    kind: str
+    """MIGRATE, RESIZE or THROTTLE."""
+    deadline: int
+    """Epoch seconds (UTC) by which the task must be done."""
+    flavor: str | None = None
+    """Target flavor name or id of a resize."""
+    reason: str = ''
+
+
 @dataclasses.dataclass
 class Plan:
     actions: list
@@ -169,24 +188,6 @@ class Plan:
     overload_avoided: float = 0.0
     """Predicted host overload (vCPU-seconds above the threshold)
     removed by the plan."""
-
-
-@dataclasses.dataclass(frozen=True)
-class OperatorTask:
-    """A task an operator enqueued.
-
-    It is done in the first suitable lull of the instance before
-    ``deadline``.
-    """
-
-    id: str
-    instance_uuid: str
-    kind: str
-    deadline: int
-    """Epoch seconds (UTC)."""
-    flavor: str = None
-    """Resize: the flavor name to resize to."""
-    reason: str = ''
 
 
 @dataclasses.dataclass

@@ -21,6 +21,7 @@ from watcher_predictive.cmd import backtest
 from watcher_predictive.cmd import forecast
 from watcher_predictive.cmd import progress
 from watcher_predictive.cmd import simulate
+from watcher_predictive.cmd import tasks
 from watcher_predictive import exception
 
 
@@ -103,6 +104,7 @@ def build_parser():
     backtest.add_parser(sub)
     forecast.add_parser(sub)
     simulate.add_parser(sub)
+    tasks.add_parser(sub)
     return parser
 
 

@@ -13,7 +13,10 @@
 """Entry point of ``oslo-config-generator --namespace watcher_predictive``."""
 
 from watcher_predictive.conf import predictive
+from watcher_predictive.conf import throttle
 
 
 def list_opts():
-    return predictive.list_opts()
+    # One group: the throttle options follow the general ones.
+    return [(predictive.GROUP,
+             predictive.ALL_OPTS + throttle.THROTTLE_OPTS)]

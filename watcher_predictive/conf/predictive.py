@@ -78,7 +78,11 @@ ACTION_OPTS = [
                default='noop',
                choices=[('noop', 'Record the limit in the plugin\'s tables '
                                  'and log it; the hypervisor is not '
-                                 'touched.')],
+                                 'touched.'),
+                        ('libvirt', 'Set the vCPU quota and the disk I/O '
+                                    'limits of the guest live through the '
+                                    'compute host\'s libvirt (see '
+                                    'libvirt_uri_template).')],
                help='Driver that applies the throttle action on the compute '
                     'host.'),
     cfg.IntOpt('window_poll_interval',

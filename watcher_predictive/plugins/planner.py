@@ -24,7 +24,8 @@ start of their window (actions without a window, Watcher's own types,
 first), and among actions whose windows open together by weight:
 ``throttle`` before ``predictive_migrate`` (a throttle that frees capacity
 on a host comes before the migrations onto it), then
-``predictive_resize``. Consecutive actions of one type in that order run
+``predictive_resize``, then ``unthrottle`` (whose window opens when its
+throttle's closes). Consecutive actions of one type in that order run
 side by side, up to that type's ``parallelization`` (each waits for its
 own window); each such group starts when the group before it has
 finished.
@@ -47,12 +48,16 @@ PREDICTIVE_WEIGHTS = {
     'predictive_migrate': 31,
     # Just before Watcher's 'resize' (20).
     'predictive_resize': 21,
+    # Its window opens when its throttle's closes, so it is ordered by
+    # time; among actions starting together, after the resizes.
+    'unthrottle': 19,
 }
 
 PREDICTIVE_PARALLELIZATION = {
     'throttle': 4,
     'predictive_migrate': 2,
     'predictive_resize': 2,
+    'unthrottle': 4,
 }
 
 

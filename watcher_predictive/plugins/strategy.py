@@ -33,6 +33,7 @@ from watcher_predictive import exception
 from watcher_predictive.i18n import _
 from watcher_predictive.plugins.actions import gated
 from watcher_predictive.plugins.actions import throttle
+from watcher_predictive.plugins.actions import unthrottle
 from watcher_predictive.plugins import cluster
 from watcher_predictive.plugins import parameters
 from watcher_predictive.profiler import engine as profiler
@@ -49,6 +50,10 @@ ACTION_TYPES = {
     types.THROTTLE: ('throttle', throttle.Throttle),
 }
 SAVE_ATTEMPTS = 3
+# Seconds after a throttle's window during which its unthrottle may still
+# start (it waits for the applier meanwhile): a throttle left in place
+# would cap the guest for good.
+UNTHROTTLE_GRACE = 86400
 
 
 class PredictiveAnticipation(base.BaseStrategy):
@@ -144,6 +149,8 @@ class PredictiveAnticipation(base.BaseStrategy):
         for uuid, why in result.skipped.items():
             LOG.info('Instance %s skipped: %s', uuid, why)
         self.last_profile = result
+        operator_tasks = list(self.operator_tasks) + \
+            operator_tasks_due(store, now)
 
         plan_ = None
         if result.profiled:
@@ -151,14 +158,22 @@ class PredictiveAnticipation(base.BaseStrategy):
                 hosts, instances, result.forecasts,
                 flavors=self._flavors() if types.RESIZE in
                 p.actions_allowed else (),
-                peaks=result.peaks, operator_tasks=self.operator_tasks)
+                peaks=result.peaks, operator_tasks=operator_tasks)
         self.last_plan = plan_
         actions = plan_.actions if plan_ else []
-        for action in actions:
-            self._add_action(action)
-        self._report(plan_)
-        self._set_indicators(instances, result, plan_)
-        self._save(store, audit, result, stored, now)
+        audit_uuid = getattr(audit, 'uuid', None)
+        actions, claimed = claim_operator_tasks(store, actions, audit_uuid)
+        try:
+            for action in actions:
+                self._add_action(action)
+            self._report(plan_)
+            self._set_indicators(instances, result, plan_, actions)
+            self._save(store, audit, result, stored, now)
+        except Exception:
+            # No plan: the tasks wait for the next audit.
+            if claimed:
+                store.release_tasks(claimed, audit_uuid)
+            raise
 
     def post_execute(self):
         pass
@@ -187,6 +202,14 @@ class PredictiveAnticipation(base.BaseStrategy):
         self.solution.add_action(
             action_type=action_type, resource_id=action.instance_uuid,
             input_parameters=params)
+        if action.kind == types.THROTTLE:
+            # Nothing else lifts a throttle.
+            lift = unthrottle_parameters(action)
+            unthrottle.Unthrottle.validate_parameters(
+                dict(lift, resource_id=action.instance_uuid))
+            self.solution.add_action(
+                action_type='unthrottle', resource_id=action.instance_uuid,
+                input_parameters=lift)
 
     def _report(self, plan_):
         """Log what a dry run would have done, and why tasks were not
@@ -205,11 +228,17 @@ class PredictiveAnticipation(base.BaseStrategy):
                          ', operator task %s' % task.task_id
                          if task.task_id else '', task.status, task.note)
 
-    def _set_indicators(self, instances, result, plan_):
+    def _set_indicators(self, instances, result, plan_, added=()):
+        """Declare the efficacy indicators.
+
+        ``added`` holds the plan's actions that were added to the solution
+        (an operator task's action is left out when a concurrent audit
+        claimed the task first).
+        """
         actions = []
         tasks = []
         if plan_ is not None:
-            actions = plan_.actions or plan_.dry_run_actions
+            actions = list(added) or plan_.dry_run_actions
             tasks = plan_.tasks
         counts = {kind: sum(1 for a in actions if a.kind == kind)
                   for kind in types.ACTION_KINDS}
@@ -269,6 +298,45 @@ class PredictiveAnticipation(base.BaseStrategy):
                 stored = store.load_profiles(list(result.states))
 
 
+def operator_tasks_due(store, now):
+    """Pending operator tasks for the engine; expires the late ones."""
+    for task_id in store.expire_tasks(now):
+        LOG.warning('Operator task %s expired: its deadline passed before '
+                    'an audit could plan it.', task_id)
+    return [task.as_operator_task() for task in store.pending_tasks()]
+
+
+def claim_operator_tasks(store, actions, audit_uuid):
+    """Mark planned the operator tasks the actions carry out.
+
+    :returns: the actions to add (those of tasks claimed meanwhile by a
+        concurrent audit, or cancelled, are dropped) and the ids claimed.
+    """
+    wanted = {a.task_id for a in actions if a.task_id is not None}
+    if not wanted:
+        return actions, set()
+    claimed = store.claim_tasks(wanted, audit_uuid)
+    for task_id in sorted(wanted - claimed):
+        LOG.info('Operator task %s was planned by another audit or '
+                 'cancelled meanwhile; its action is left out.', task_id)
+    return [a for a in actions
+            if a.task_id is None or a.task_id in claimed], claimed
+
+
+def unthrottle_parameters(action):
+    """Parameters of the ``unthrottle`` lifting a planned throttle."""
+    return {
+        'host': action.source_host,
+        'resource_name': action.instance_name,
+        'window_start': types.iso_utc(action.window_end),
+        'window_end': types.iso_utc(action.window_end + UNTHROTTLE_GRACE),
+        'release_probability': float(action.release_probability),
+        'expected_benefit': 0.0,
+        'reason': 'Lift the throttle of %s planned until %s.' % (
+            action.instance_name, types.iso_utc(action.window_end)),
+    }
+
+
 def action_parameters(action):
     """Input parameters of the Watcher action for a planned action."""
     common = {
@@ -285,6 +353,9 @@ def action_parameters(action):
                     resource_name=action.instance_name)
     if action.kind == types.RESIZE:
         return dict(common, flavor=action.flavor)
+    disks = {name: getattr(CONF.watcher_predictive, 'throttle_' + name)
+             for name in ('disk_bytes_sec', 'disk_iops_sec')}
     return dict(common, host=action.source_host,
                 cpu_limit=float(action.cpu_limit),
-                resource_name=action.instance_name)
+                resource_name=action.instance_name,
+                **{name: value for name, value in disks.items() if value})

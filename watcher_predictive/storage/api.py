@@ -39,6 +39,8 @@ from watcher_predictive.storage.records import ForecastRecord  # noqa: F401
 from watcher_predictive.storage.records import ProfileRecord  # noqa: F401
 from watcher_predictive.storage.records import ProfileUpdate  # noqa: F401
 from watcher_predictive.storage.records import ThrottleRecord  # noqa: F401
+from watcher_predictive.storage import tasks
+from watcher_predictive.storage.tasks import TaskRecord  # noqa: F401
 
 LOG = log.getLogger(__name__)
 
@@ -79,7 +81,7 @@ def configured_url(conf=None):
     return url
 
 
-class Store:
+class Store(tasks.TaskQueries):
     """Access to the plugin's tables in one database.
 
     :param url: SQLAlchemy URL of the database.
@@ -333,6 +335,19 @@ class Store:
         if row is None:
             return None
         return records.throttle_from_row(row)
+
+    def applied_throttles(self, instance_uuid) -> list[ThrottleRecord]:
+        """Throttles of the instance still applied, newest first."""
+        throttle = models.Throttle
+        query = (sa.select(throttle)
+                 .where(throttle.instance_uuid == instance_uuid,
+                        throttle.state == models.THROTTLE_APPLIED)
+                 .order_by(throttle.created_at.desc(), throttle.id.desc()))
+        with self._errors('applied_throttles of instance %s'
+                          % instance_uuid):
+            with self._engine.connect() as conn:
+                return [records.throttle_from_row(row)
+                        for row in conn.execute(query)]
 
     def mark_throttle_reverted(self, throttle_id):
         """Mark a throttle reverted; doing it twice is harmless."""

@@ -47,6 +47,13 @@ THROTTLE_APPLIED = 'applied'
 THROTTLE_REVERTED = 'reverted'
 THROTTLE_STATES = (THROTTLE_APPLIED, THROTTLE_REVERTED)
 
+# Operator tasks: waiting, in an action plan, withdrawn, or too late.
+TASK_PENDING = 'pending'
+TASK_PLANNED = 'planned'
+TASK_CANCELLED = 'cancelled'
+TASK_EXPIRED = 'expired'
+TASK_STATES = (TASK_PENDING, TASK_PLANNED, TASK_CANCELLED, TASK_EXPIRED)
+
 
 def utcnow() -> datetime.datetime:
     """Naive UTC, as Watcher stores its own timestamps."""
@@ -133,6 +140,37 @@ class Throttle(Base):
     state: Mapped[str] = mapped_column(String(16), nullable=False)
     # Epoch seconds at which the throttle is meant to be lifted.
     window_end: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(
+        DateTime, nullable=True, onupdate=utcnow)
+
+
+class OperatorTask(Base):
+    """A task an operator queued: migrate, resize or throttle an instance
+    before a deadline, in the first predicted lull that suits it.
+    """
+
+    __tablename__ = 'predictive_task'
+    __table_args__ = (
+        Index('ix_predictive_task_state_deadline', 'state', 'deadline'),
+        TABLE_ARGS,
+    )
+
+    # A UUID, so that an operator can name it before any database exists.
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), nullable=False)
+    # 'migrate', 'resize' or 'throttle'.
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    # Target flavor of a resize; NULL for the other kinds.
+    flavor: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Epoch seconds before which the task must be done.
+    deadline: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    # One of TASK_STATES.
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    # The audit whose action plan holds the task, once planned.
+    audit_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime.datetime | None] = mapped_column(

@@ -58,7 +58,8 @@ def test_upgrade_version_downgrade(capsys, setup):
     assert run(capsys, conf_path, 'version')[:2] == (0, HEAD)
     assert tables(db_path) == [
         'alembic_version', 'predictive_alembic_version',
-        'predictive_forecast', 'predictive_profile', 'predictive_throttle']
+        'predictive_forecast', 'predictive_profile', 'predictive_task',
+        'predictive_throttle']
     # Upgrading again changes nothing.
     assert run(capsys, conf_path, 'upgrade', '--revision', 'head')[0] == 0
 

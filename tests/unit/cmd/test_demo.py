@@ -46,7 +46,8 @@ class TestDemo(testtools.TestCase):
         self.assertTrue(actions)
         for action in actions:
             self.assertIn(action['action_type'], (
-                'predictive_migrate', 'predictive_resize', 'throttle'))
+                'predictive_migrate', 'predictive_resize', 'throttle',
+                'unthrottle'))
             for key in ('window_start', 'window_end', 'release_probability',
                         'expected_benefit', 'reason'):
                 self.assertIn(key, action['input_parameters'])

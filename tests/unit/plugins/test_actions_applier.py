@@ -24,7 +24,6 @@ from watcher.tests.unit.db import base
 from watcher.tests.unit.objects import utils as obj_utils
 
 from tests.unit.plugins import test_actions_throttle
-from watcher_predictive.plugins.actions.drivers import noop
 from watcher_predictive.plugins.actions import window
 
 INSTANCE = test_actions_throttle.INSTANCE
@@ -47,10 +46,10 @@ class TestApplier(base.DbTestCase):
             host='compute-1', status='ACTIVE')
         self.useFixture(fixtures.MockPatchObject(
             nova_helper, 'NovaHelper', return_value=self.nova))
-        self.store = test_actions_throttle.FakeStore()
-        self.useFixture(fixtures.MockPatch(
-            'watcher_predictive.plugins.actions.drivers.get_driver',
-            return_value=noop.NoopThrottleDriver(store=self.store)))
+        db = self.useFixture(test_actions_throttle.StoreFixture())
+        self.store = db.store
+        self.flags(connection=db.url, throttle_driver='noop',
+                   group='watcher_predictive')
         obj_utils.create_test_goal(self.context)
         strategy = obj_utils.create_test_strategy(self.context)
         audit = obj_utils.create_test_audit(self.context,
@@ -90,7 +89,7 @@ class TestApplier(base.DbTestCase):
         self.assertIn('skipped rather than executed late', message)
         self.assertEqual((objects.action.State.SUCCEEDED, None),
                          self.state(on_time))
-        self.assertEqual(1, len(self.store.rows))
+        self.assertEqual(1, len(self.store.applied_throttles(INSTANCE)))
 
     def test_invalid_parameters_fail_with_their_reason(self):
         now = time.time()
@@ -101,4 +100,4 @@ class TestApplier(base.DbTestCase):
         state, message = self.state(bad)
         self.assertEqual(objects.action.State.FAILED, state)
         self.assertIn('invalid parameter cpu_limit=0', message)
-        self.assertEqual([], self.store.rows)
+        self.assertEqual([], self.store.applied_throttles(INSTANCE))

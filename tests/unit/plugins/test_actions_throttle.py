@@ -10,12 +10,12 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The throttle action and its drivers."""
+"""The throttle action and its drivers, with the plugin's real tables on
+SQLite."""
 
-import dataclasses
 import datetime
 import os
-import tempfile
+import sys
 from unittest import mock
 
 import fixtures
@@ -27,6 +27,7 @@ from watcher.tests.unit import base
 from watcher_predictive import exception
 from watcher_predictive.plugins.actions import drivers
 from watcher_predictive.plugins.actions.drivers import base as driver_base
+from watcher_predictive.plugins.actions.drivers import libvirt_driver
 from watcher_predictive.plugins.actions.drivers import noop
 from watcher_predictive.plugins.actions import throttle
 from watcher_predictive.storage import api as storage
@@ -49,46 +50,50 @@ PARAMS = {
 }
 
 
-@dataclasses.dataclass
-class FakeThrottle:
-    id: int
-    instance_uuid: str
-    host: str
-    driver: str
-    limits: dict
-    previous: dict
-    state: str
-    window_end: int
+class RecordingDriver(driver_base.ThrottleDriver):
+    """A driver that keeps the guest's limits in a dict, as a hypervisor
+    would, and can be told to fail.
+    """
+
+    name = 'recording'
+
+    def __init__(self, current=None, fail_apply=None, fail_restore=None):
+        self.current = dict(current or {'cpu_limit': None})
+        self.calls = []
+        self.fail_apply = fail_apply
+        self.fail_restore = fail_restore
+        self.closed = 0
+
+    def apply(self, instance_uuid, host, limits, *, window_end=None):
+        self.calls.append(('apply', instance_uuid, host, limits.cpu_limit))
+        if self.fail_apply:
+            raise driver_base.ThrottleApplyFailed(
+                instance=instance_uuid, host=host, reason=self.fail_apply)
+        previous = dict(self.current)
+        self.current = {'cpu_limit': limits.cpu_limit}
+        return previous
+
+    def restore(self, instance_uuid, host, previous):
+        self.calls.append(('restore', instance_uuid, host, previous))
+        if self.fail_restore:
+            raise driver_base.ThrottleRestoreFailed(
+                instance=instance_uuid, host=host, reason=self.fail_restore)
+        self.current = dict(previous)
+
+    def close(self):
+        self.closed += 1
 
 
-class FakeStore:
-    """The throttle methods of storage.api.Store, in memory."""
+class StoreFixture(fixtures.Fixture):
+    """A migrated SQLite database, set as [watcher_predictive] connection.
+    """
 
-    def __init__(self, fail=False):
-        self.rows = []
-        self.fail = fail
-
-    def _check(self):
-        if self.fail:
-            raise exception.StorageError(reason='database is down')
-
-    def record_throttle(self, instance_uuid, host, driver, limits, previous,
-                        action_uuid=None, window_end=None):
-        self._check()
-        self.rows.append(FakeThrottle(len(self.rows) + 1, instance_uuid, host,
-                                      driver, limits, previous, 'applied',
-                                      window_end))
-        return self.rows[-1].id
-
-    def active_throttle(self, instance_uuid):
-        self._check()
-        active = [r for r in self.rows if r.instance_uuid == instance_uuid
-                  and r.state == 'applied']
-        return active[-1] if active else None
-
-    def mark_throttle_reverted(self, throttle_id):
-        self._check()
-        self.rows[throttle_id - 1].state = 'reverted'
+    def _setUp(self):
+        folder = self.useFixture(fixtures.TempDir()).path
+        self.url = 'sqlite:///' + os.path.join(folder, 'watcher.sqlite')
+        migration.upgrade(self.url)
+        self.store = storage.Store(self.url)
+        self.addCleanup(self.store.dispose)
 
 
 class TestSchema(base.TestCase):
@@ -102,17 +107,22 @@ class TestSchema(base.TestCase):
              'window_start'], schema['required'])
         self.assertEqual(
             {'resource_id', 'resource_name', 'host', 'cpu_limit',
-             'window_start', 'window_end', 'release_probability',
-             'expected_benefit', 'reason'}, set(schema['properties']))
+             'disk_bytes_sec', 'disk_iops_sec', 'window_start',
+             'window_end', 'release_probability', 'expected_benefit',
+             'reason'}, set(schema['properties']))
 
     def test_valid(self):
         self.assertTrue(throttle.Throttle.validate_parameters(PARAMS))
+        self.assertTrue(throttle.Throttle.validate_parameters(
+            dict(PARAMS, disk_bytes_sec=10 ** 7, disk_iops_sec=0)))
 
     def test_rejects(self):
         for params, name in [
                 (dict(PARAMS, cpu_limit=0), 'cpu_limit'),
                 (dict(PARAMS, cpu_limit=-1.0), 'cpu_limit'),
                 (dict(PARAMS, cpu_limit='2'), 'cpu_limit'),
+                (dict(PARAMS, disk_bytes_sec=-1), 'disk_bytes_sec'),
+                (dict(PARAMS, disk_iops_sec=1.5), 'disk_iops_sec'),
                 (dict(PARAMS, host=''), 'host'),
                 (dict(PARAMS, flavor='m1.small'), 'flavor'),
                 (dict(PARAMS, resource_id='not-a-uuid'), 'resource_id'),
@@ -128,6 +138,15 @@ class TestSchema(base.TestCase):
             self.assertIn('throttle has an invalid parameter %s=' % name,
                           str(e))
 
+    def test_limits_refuse_nonsense(self):
+        self.assertRaises(exception.InvalidParameter,
+                          driver_base.ThrottleLimits, 0)
+        self.assertRaises(exception.InvalidParameter,
+                          driver_base.ThrottleLimits, 1.0, disk_iops_sec=-3)
+        self.assertEqual({'cpu_limit': 1.0, 'disk_bytes_sec': 5,
+                          'disk_iops_sec': 0},
+                         driver_base.ThrottleLimits(1.0, 5).as_dict())
+
 
 class TestThrottleAction(base.TestCase):
 
@@ -138,10 +157,11 @@ class TestThrottleAction(base.TestCase):
             host='compute-1', status='ACTIVE')
         self.useFixture(fixtures.MockPatchObject(
             nova_helper, 'NovaHelper', return_value=self.nova))
-        self.store = FakeStore()
+        db = self.useFixture(StoreFixture())
+        self.store = db.store
+        self.flags(connection=db.url, group='watcher_predictive')
         self.action = throttle.Throttle(mock.Mock(), osc=mock.Mock())
         self.action.input_parameters = dict(PARAMS)
-        self.action.driver = noop.NoopThrottleDriver(store=self.store)
         self.now = T_START + 10
         self.sleeps = []
         self.action.clock = lambda: self.now
@@ -151,34 +171,77 @@ class TestThrottleAction(base.TestCase):
         self.sleeps.append(seconds)
         self.now += seconds
 
-    def test_apply_then_revert(self):
+    def test_apply_then_revert_with_the_noop_driver(self):
         self.action.pre_condition()
         self.assertIs(True, self.action.execute())
-        self.assertEqual(1, len(self.store.rows))
-        row = self.store.rows[0]
-        self.assertEqual(({'cpu_limit': 1.5}, {'cpu_limit': None}, 'noop',
-                          'compute-1', int(T_END), 'applied'),
-                         (row.limits, row.previous, row.driver, row.host,
-                          row.window_end, row.state))
-        self.assertIs(row, self.store.active_throttle(INSTANCE))
+        [row] = self.store.applied_throttles(INSTANCE)
+        self.assertEqual(
+            ({'cpu_limit': 1.5, 'disk_bytes_sec': 0, 'disk_iops_sec': 0},
+             {}, 'noop', 'compute-1', int(T_END)),
+            (row.limits, row.previous, row.driver, row.host,
+             row.window_end))
+        self.assertEqual(row.id, self.action.throttle_id)
         self.assertTrue(self.action.revert())
-        self.assertEqual('reverted', row.state)
-        self.assertIsNone(self.store.active_throttle(INSTANCE))
+        self.assertEqual([], self.store.applied_throttles(INSTANCE))
         # Reverting again changes nothing.
         self.assertTrue(self.action.revert())
 
-    def test_stacked_throttle_restores_the_earlier_one(self):
-        first = self.store.record_throttle(INSTANCE, 'compute-1', 'noop',
-                                           {'cpu_limit': 3.0},
-                                           {'cpu_limit': None})
-        self.assertIs(True, self.action.execute())
-        self.assertEqual({'cpu_limit': 3.0}, self.store.rows[1].previous)
+    def test_revert_restores_exactly_what_was_replaced(self):
+        driver = RecordingDriver(current={'cpu_limit': 3.0, 'x': 7})
+        self.action.driver = driver
+        self.action.execute()
+        self.assertEqual({'cpu_limit': 1.5}, driver.current)
+        self.assertEqual({'cpu_limit': 3.0, 'x': 7},
+                         self.store.applied_throttles(INSTANCE)[0].previous)
         self.action.revert()
-        self.assertEqual(first, self.store.active_throttle(INSTANCE).id)
+        self.assertEqual({'cpu_limit': 3.0, 'x': 7}, driver.current)
+        self.assertEqual(['apply', 'restore'], [c[0] for c in driver.calls])
+
+    def test_disk_limits_reach_the_driver(self):
+        self.action.input_parameters = dict(PARAMS, disk_bytes_sec=1000,
+                                            disk_iops_sec=50)
+        self.action.execute()
+        [row] = self.store.applied_throttles(INSTANCE)
+        self.assertEqual({'cpu_limit': 1.5, 'disk_bytes_sec': 1000,
+                          'disk_iops_sec': 50}, row.limits)
+
+    def test_unrecorded_throttle_is_lifted_again(self):
+        driver = RecordingDriver(current={'cpu_limit': 4.0})
+        self.action.driver = driver
+        self.store.dispose()
+        # Tables gone: recording fails for real.
+        migration.downgrade(self.store.safe_url, 'base')
+        e = self.assertRaises(watcher_exception.ActionExecutionFailure,
+                              self.action.execute)
+        self.assertIn('could not be recorded', str(e))
+        self.assertIn('the throttle was lifted again', str(e))
+        self.assertEqual({'cpu_limit': 4.0}, driver.current)
+        self.assertIsNone(self.action.throttle_id)
+
+    def test_unrecorded_throttle_that_cannot_be_lifted_says_so(self):
+        driver = RecordingDriver(current={'cpu_limit': 4.0},
+                                 fail_restore='host went away')
+        self.action.driver = driver
+        migration.downgrade(self.store.safe_url, 'base')
+        e = self.assertRaises(watcher_exception.ActionExecutionFailure,
+                              self.action.execute)
+        self.assertIn('host went away', str(e))
+        self.assertIn("previous values {'cpu_limit': 4.0}", str(e))
+
+    def test_driver_failure_fails_the_action_with_its_reason(self):
+        driver = RecordingDriver(fail_apply='quota refused')
+        self.action.driver = driver
+        e = self.assertRaises(watcher_exception.ActionExecutionFailure,
+                              self.action.execute)
+        self.assertIn('quota refused', str(e))
+        self.assertIsNone(self.action.throttle_id)
+        self.assertEqual([], self.store.applied_throttles(INSTANCE))
+        self.assertEqual(1, driver.closed)
 
     def test_revert_without_apply_does_nothing(self):
+        self.action.driver = driver = RecordingDriver()
         self.assertTrue(self.action.revert())
-        self.assertEqual([], self.store.rows)
+        self.assertEqual([], driver.calls)
 
     def test_passed_window_is_skipped(self):
         self.now = T_END + 60
@@ -213,15 +276,7 @@ class TestThrottleAction(base.TestCase):
                               self.action.pre_condition)
         self.assertIn('SHUTOFF', str(e))
 
-    def test_driver_failure_fails_the_action_with_its_reason(self):
-        self.store.fail = True
-        e = self.assertRaises(watcher_exception.ActionExecutionFailure,
-                              self.action.execute)
-        self.assertIn('database is down', str(e))
-        self.assertIsNone(self.action.previous)
-
     def test_driver_comes_from_the_config(self):
-        self.action.driver = None
         self.flags(throttle_driver='noop', group='watcher_predictive')
         self.assertIsInstance(self.action._get_driver(),
                               noop.NoopThrottleDriver)
@@ -231,36 +286,37 @@ class TestDrivers(base.TestCase):
 
     def test_unknown_driver(self):
         e = self.assertRaises(driver_base.UnknownThrottleDriver,
-                              drivers.get_driver, 'libvirt')
-        self.assertIn("'libvirt'", str(e))
-        self.assertIn('noop', str(e))
+                              drivers.get_driver, 'xen')
+        self.assertIn("'xen'", str(e))
+        self.assertIn('libvirt, noop', str(e))
 
-    def test_restore_failures(self):
-        driver = noop.NoopThrottleDriver(store=FakeStore())
-        self.assertRaises(driver_base.ThrottleRestoreFailed, driver.restore,
-                          INSTANCE, 'compute-1', {'cpu_limit': None})
-        driver = noop.NoopThrottleDriver(store=FakeStore(fail=True))
-        e = self.assertRaises(driver_base.ThrottleRestoreFailed,
-                              driver.restore, INSTANCE, 'compute-1',
-                              {'cpu_limit': None, 'throttle_id': 1})
-        self.assertIsInstance(e, exception.ThrottleError)
-        self.assertRaises(driver_base.ThrottleApplyFailed, driver.apply,
-                          INSTANCE, 'compute-1', 2.0)
+    def test_missing_libvirt_package_is_named(self):
+        # None in sys.modules makes the import fail as when absent.
+        with mock.patch.dict(sys.modules, {'libvirt': None}):
+            e = self.assertRaises(driver_base.DriverDependencyMissing,
+                                  drivers.get_driver, 'libvirt')
+        self.assertIn('pip install libvirt-python', str(e))
+        self.assertIn('throttle_driver = noop', str(e))
 
-    def test_noop_driver_with_the_plugin_tables(self):
-        with tempfile.TemporaryDirectory() as tmp:
-            url = 'sqlite:///' + os.path.join(tmp, 'watcher.sqlite')
-            migration.upgrade(url)
-            store = storage.Store(url)
-            try:
-                driver = noop.NoopThrottleDriver(store=store)
-                previous = driver.apply(INSTANCE, 'compute-1', 2.0,
-                                        window_end=int(T_END))
-                active = store.active_throttle(INSTANCE)
-                self.assertEqual(previous['throttle_id'], active.id)
-                self.assertEqual({'cpu_limit': 2.0}, active.limits)
-                self.assertEqual(int(T_END), active.window_end)
-                driver.restore(INSTANCE, 'compute-1', previous)
-                self.assertIsNone(store.active_throttle(INSTANCE))
-            finally:
-                store.dispose()
+    def test_noop_driver_changes_and_restores_nothing(self):
+        driver = noop.NoopThrottleDriver()
+        self.assertEqual({}, driver.apply(
+            INSTANCE, 'compute-1', driver_base.ThrottleLimits(2.0)))
+        driver.restore(INSTANCE, 'compute-1', {})
+        # What earlier versions recorded is lifted the same way.
+        self.assertIsNone(driver.restore(INSTANCE, 'compute-1', {
+            'cpu_limit': None, 'throttle_id': 3}))
+
+    def test_libvirt_driver_options(self):
+        self.flags(libvirt_uri_template='qemu+ssh://nova@{host}/system',
+                   libvirt_timeout=7, libvirt_cpu_period=50000,
+                   group='watcher_predictive')
+        driver = libvirt_driver.LibvirtThrottleDriver(
+            libvirt_module=mock.sentinel.libvirt)
+        self.assertEqual('qemu+ssh://nova@compute-1/system',
+                         driver.uri('compute-1'))
+        self.assertEqual((7, 50000), (driver.timeout, driver.cpu_period))
+        driver.uri_template = 'qemu+tls://{hostname}/system'
+        e = self.assertRaises(driver_base.ThrottleApplyFailed, driver.uri,
+                              'compute-1')
+        self.assertIn('the only field is {host}', str(e))

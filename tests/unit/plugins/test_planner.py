@@ -43,6 +43,8 @@ class TestPlannerDefaults(base.DbTestCase):
                          'weights must be unique: %s' % weights)
         self.assertEqual(4, loaded.config.parallelization['throttle'])
         self.assertEqual(2, loaded.config.parallelization['predictive_resize'])
+        self.assertEqual(19, weights['unthrottle'])
+        self.assertEqual(4, loaded.config.parallelization['unthrottle'])
 
     def test_incomplete_operator_config_keeps_our_defaults(self):
         # A DictOpt read from watcher.conf gives strings.
@@ -180,3 +182,23 @@ class TestPredictiveScheduling(base.DbTestCase):
         self.assertEqual([], by_type['predictive_migrate'].parents)
         self.assertEqual([by_type['predictive_migrate'].uuid],
                          by_type['throttle'].parents)
+
+    def test_unthrottle_comes_when_its_throttle_window_ends(self):
+        throttle_window = {'window_start': '2026-11-25T10:00:00Z',
+                           'window_end': '2026-11-25T10:30:00Z'}
+        lift_window = {'window_start': '2026-11-25T10:30:00Z',
+                       'window_end': '2026-11-26T10:30:00Z'}
+        migrate_window = {'window_start': '2026-11-25T10:20:00Z',
+                          'window_end': '2026-11-25T10:40:00Z'}
+        # Added unthrottle first; a migration opens between the two.
+        actions = self.schedule(
+            {'unthrottle': 1, 'predictive_migrate': 1, 'throttle': 1},
+            windows={('unthrottle', 0): lift_window,
+                     ('predictive_migrate', 0): migrate_window,
+                     ('throttle', 0): throttle_window})
+        by_type = {a.action_type: a for a in actions.values()}
+        self.assertEqual([], by_type['throttle'].parents)
+        self.assertEqual([by_type['throttle'].uuid],
+                         by_type['predictive_migrate'].parents)
+        self.assertEqual([by_type['predictive_migrate'].uuid],
+                         by_type['unthrottle'].parents)

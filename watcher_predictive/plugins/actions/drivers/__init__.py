@@ -13,10 +13,13 @@
 """Throttle drivers, selected by ``[watcher_predictive] throttle_driver``."""
 
 from watcher_predictive.plugins.actions.drivers import base
+from watcher_predictive.plugins.actions.drivers import libvirt_driver
 from watcher_predictive.plugins.actions.drivers import noop
 
 DRIVERS = {
     noop.NoopThrottleDriver.name: noop.NoopThrottleDriver,
+    libvirt_driver.LibvirtThrottleDriver.name:
+        libvirt_driver.LibvirtThrottleDriver,
 }
 
 
