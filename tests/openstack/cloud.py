@@ -168,6 +168,41 @@ class OpenStackCloud:
             if os.path.exists(pid_file):
                 os.unlink(pid_file)
 
+    def log_size(self, name):
+        path = os.path.join(self.layout.logs, name)
+        return os.path.getsize(path) if os.path.exists(path) else 0
+
+    def log_contains(self, name, text, since=0):
+        """Whether a service's log holds ``text`` after byte ``since``."""
+        with open(os.path.join(self.layout.logs, name), 'rb') as f:
+            f.seek(since)
+            return text.encode() in f.read()
+
+    def stop_leftovers(self):
+        """Stop what a previous, killed, run recorded and left running.
+
+        Each ``run/*.pid`` names the leader of a process group; it is only
+        signalled when it still runs in this cloud's folder (its working
+        directory), so a reused process id is left alone.
+        """
+        run = self.layout.run
+        if not os.path.isdir(run):
+            return
+        for name in sorted(os.listdir(run)):
+            if not name.endswith('.pid'):
+                continue
+            try:
+                with open(os.path.join(run, name)) as f:
+                    pid = int(f.read().strip())
+                cwd = os.readlink('/proc/%d/cwd' % pid)
+                if cwd != os.path.join(self.layout.base, 'wsgi'):
+                    continue
+                os.killpg(pid, signal.SIGKILL)
+                self.say('stopped %s (pid %d) left by a previous run'
+                         % (name[:-4], pid))
+            except (ValueError, OSError):
+                pass
+
     def check_running(self):
         """Raise CloudError naming any recorded process that exited."""
         dead = {n: p.returncode for n, p in self.processes.items()
@@ -179,7 +214,6 @@ class OpenStackCloud:
 
     def run(self, *argv, timeout=300):
         """Run a command of the virtualenv to completion, logged."""
-        name = os.path.basename(argv[0])
         started = time.monotonic()
         with open(os.path.join(self.layout.logs, 'commands.log'), 'ab') as log:
             log.write(('\n$ %s\n' % ' '.join(argv)).encode())
@@ -211,6 +245,7 @@ class OpenStackCloud:
 
     def setup(self):
         L = self.layout
+        self.stop_leftovers()
         if os.path.exists(L.base):
             shutil.rmtree(L.base)
         os.makedirs(os.path.join(L.base, 'wsgi'))
@@ -358,8 +393,8 @@ class OpenStackCloud:
     # -- clients -----------------------------------------------------------
 
     def session(self, user='admin', project='admin', timeout=60):
-        from keystoneauth1 import session
         from keystoneauth1.identity import v3
+        from keystoneauth1 import session
         auth = v3.Password(auth_url=self.layout.auth_url, username=user,
                            password=config.PASSWORD, project_name=project,
                            user_domain_name='Default',
@@ -381,6 +416,12 @@ class OpenStackCloud:
         from gnocchiclient import client
         return client.Client('1', session=self.session(timeout=timeout),
                              adapter_options={'region_name': config.REGION})
+
+    def watcher_db(self):
+        """A PyMySQL connection to Watcher's database."""
+        connection = self._db_connection()
+        connection.select_db(self.layout.db_prefix + 'watcher')
+        return connection
 
     def register_catalog(self):
         conn = self.connection()

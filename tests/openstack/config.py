@@ -215,7 +215,9 @@ def write_all(layout, venv_prefix, gnocchi_paste):
         # notifications only.
         '[notifications]\nnotification_format = versioned\n'
         'notify_on_state_change = vm_and_task_state\n'
-        '[vnc]\nenabled = false\n') % {
+        '[vnc]\nenabled = false\n'
+        # The scenario's guests hold more than the default 20 cores.
+        '[quota]\ncores = -1\ninstances = -1\nram = -1\n') % {
             'rabbit': L.transport_url, 'state': L.state, 'logs': logs,
             'rcpu': FAKE_DRIVER_VCPUS - HOST_VCPUS,
             'rmem': FAKE_DRIVER_MEMORY_MB - HOST_MEMORY_MB,
