@@ -15,7 +15,8 @@
 The cloud is brought up once per run and torn down at its end, failed or
 not; a failed run keeps the configuration, state and logs of every service
 (the folder is printed). ``WATCHER_PREDICTIVE_CLOUD_DIR`` chooses the
-folder (default: ``watcher-predictive-cloud`` in the temporary folder).
+folder (default: ``watcher-predictive-cloud`` in the temporary folder);
+``WATCHER_PREDICTIVE_KEEP_CLOUD_LOGS=1`` keeps it after a passing run too.
 """
 
 import dataclasses
@@ -70,7 +71,8 @@ def cloud():
         _FAILED.append('cloud set-up')
         raise
     finally:
-        stack.cleanup(keep_logs=bool(_FAILED))
+        stack.cleanup(keep_logs=bool(_FAILED) or bool(
+            os.environ.get('WATCHER_PREDICTIVE_KEEP_CLOUD_LOGS')))
 
 
 @dataclasses.dataclass
