@@ -90,8 +90,8 @@ class PredictiveAnticipation(base.BaseStrategy):
         self.clock = time.time
         self.last_plan = None
         self.last_profile = None
-        # Operator tasks (types.OperatorTask) to plan in this audit; the
-        # task store fills them in.
+        # Operator tasks (types.OperatorTask) to plan in this audit besides
+        # the pending ones of the task store.
         self.operator_tasks = ()
 
     @classmethod
@@ -149,8 +149,8 @@ class PredictiveAnticipation(base.BaseStrategy):
         for uuid, why in result.skipped.items():
             LOG.info('Instance %s skipped: %s', uuid, why)
         self.last_profile = result
-        operator_tasks = list(self.operator_tasks) + \
-            operator_tasks_due(store, now)
+        due = operator_tasks_due(store, now)
+        operator_tasks = list(self.operator_tasks) + due
 
         plan_ = None
         if result.profiled:
@@ -162,7 +162,8 @@ class PredictiveAnticipation(base.BaseStrategy):
         self.last_plan = plan_
         actions = plan_.actions if plan_ else []
         audit_uuid = getattr(audit, 'uuid', None)
-        actions, claimed = claim_operator_tasks(store, actions, audit_uuid)
+        actions, claimed = claim_operator_tasks(
+            store, actions, audit_uuid, {t.id for t in due})
         try:
             for action in actions:
                 self._add_action(action)
@@ -306,13 +307,16 @@ def operator_tasks_due(store, now):
     return [task.as_operator_task() for task in store.pending_tasks()]
 
 
-def claim_operator_tasks(store, actions, audit_uuid):
-    """Mark planned the operator tasks the actions carry out.
+def claim_operator_tasks(store, actions, audit_uuid, stored_ids):
+    """Mark planned the stored operator tasks the actions carry out.
+
+    Tasks given to the strategy directly (``operator_tasks``) are not in
+    the store and are planned as they are.
 
     :returns: the actions to add (those of tasks claimed meanwhile by a
         concurrent audit, or cancelled, are dropped) and the ids claimed.
     """
-    wanted = {a.task_id for a in actions if a.task_id is not None}
+    wanted = {a.task_id for a in actions if a.task_id in stored_ids}
     if not wanted:
         return actions, set()
     claimed = store.claim_tasks(wanted, audit_uuid)
@@ -320,7 +324,7 @@ def claim_operator_tasks(store, actions, audit_uuid):
         LOG.info('Operator task %s was planned by another audit or '
                  'cancelled meanwhile; its action is left out.', task_id)
     return [a for a in actions
-            if a.task_id is None or a.task_id in claimed], claimed
+            if a.task_id not in wanted or a.task_id in claimed], claimed
 
 
 def unthrottle_parameters(action):
