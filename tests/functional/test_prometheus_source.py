@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 import uuid
+import warnings
 
 import numpy as np
 from oslo_config import cfg
@@ -267,3 +268,77 @@ def test_stopped_prometheus_is_unavailable(server, loaded):
     with pytest.raises(exception.TelemetryUnavailable, match='prometheus'):
         source.fetch(loaded.instance_ids, loaded.start, loaded.end, STEP)
     assert time.monotonic() - began < 10
+
+
+# -- authentication and TLS ---------------------------------------------
+
+@pytest.fixture(scope='module')
+def secure(trace_history):
+    """An https server with basic authentication, holding two VMs."""
+    fixture = prometheus_fixture.PrometheusFixture(secure=True)
+    fixture.setUp()
+    hist = gnocchi_fixture.history_window(trace_history, 0, 288)
+    hist = type(hist)(instance_ids=hist.instance_ids[:2], start=hist.start,
+                      step=hist.step,
+                      values={r: v[:2] for r, v in hist.values.items()})
+    try:
+        loaded = fixture.load_history(hist)
+    except BaseException:
+        fixture.cleanUp()
+        raise
+    yield fixture, loaded, gnocchi_tests.expected(hist, {}, {})
+    fixture.cleanUp()
+
+
+def secure_conf(url, **options):
+    conf = cfg.ConfigOpts()
+    predictive_conf.register_opts(conf)
+    conf([], project='watcher', default_config_files=[],
+         default_config_dirs=[])
+    options = dict(telemetry_source='prometheus', prometheus_url=url,
+                   **options)
+    for name, value in options.items():
+        conf.set_override(name, value, group='watcher_predictive')
+    return conf
+
+
+def test_basic_auth_and_tls(secure):
+    server, loaded, want = secure
+    assert server.url.startswith('https://')
+    conf = secure_conf(server.url, prometheus_username=server.auth[0],
+                       prometheus_password=server.auth[1],
+                       prometheus_cafile=server.cafile)
+    source = telemetry.get_source(conf, max_gap=MAX_GAP)
+    out = source.fetch(loaded.instance_ids, loaded.start, loaded.end, STEP)
+    assert_matches(out, want)
+    assert np.isfinite(out.values['cpu']).mean() > 0.95
+
+
+@pytest.mark.parametrize('options,message', [
+    ({'prometheus_password': 'wrong'},
+     'HTTP 401 .*prometheus_username and prometheus_password'),
+    ({'prometheus_username': None}, 'HTTP 401'),
+    ({'prometheus_cafile': None}, 'TLS failure .*prometheus_cafile'),
+])
+def test_wrong_credentials_or_ca_are_clear(secure, options, message):
+    server, loaded, _ = secure
+    settings = dict(prometheus_username=server.auth[0],
+                    prometheus_password=server.auth[1],
+                    prometheus_cafile=server.cafile)
+    settings.update(options)
+    source = telemetry.get_source(secure_conf(server.url, **settings))
+    with pytest.raises(exception.TelemetryUnavailable, match=message):
+        source.fetch(loaded.instance_ids, loaded.start, loaded.end, STEP)
+
+
+def test_insecure_skips_verification(secure):
+    server, loaded, want = secure
+    conf = secure_conf(server.url, prometheus_username=server.auth[0],
+                       prometheus_password=server.auth[1],
+                       prometheus_insecure=True)
+    source = telemetry.get_source(conf, max_gap=MAX_GAP)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        out = source.fetch(loaded.instance_ids, loaded.start, loaded.end,
+                           STEP)
+    assert_matches(out, want)

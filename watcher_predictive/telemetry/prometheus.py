@@ -145,9 +145,9 @@ class PrometheusSource(base.TelemetrySource):
         self.max_gap = max_gap
         self.request_count = 0
         self.session = session or requests.Session()
-        self.session.auth = auth
-        self.session.verify = verify
-        self.session.cert = cert
+        # Given with every request: requests lets REQUESTS_CA_BUNDLE
+        # override a session's own verify setting.
+        self.auth, self.verify, self.cert = auth, verify, cert
 
     @classmethod
     def from_config(cls, conf, **kwargs):
@@ -303,7 +303,8 @@ class PrometheusSource(base.TelemetrySource):
         try:
             response = self.session.post(
                 url, data={'query': query, 'time': '%d' % at},
-                timeout=self.timeout)
+                timeout=self.timeout, auth=self.auth, verify=self.verify,
+                cert=self.cert)
         except requests.Timeout as e:
             raise self._unavailable('no answer from %s within %s s (%s)' % (
                 url, self.timeout, e))
@@ -323,7 +324,8 @@ class PrometheusSource(base.TelemetrySource):
             raise self._unavailable(
                 'HTTP %s from %s: %s; check [watcher_predictive] '
                 'prometheus_username and prometheus_password' % (
-                    response.status_code, url, (response.text or '')[:200]))
+                    response.status_code, url,
+                    (response.text or '').strip()[:200]))
         try:
             body = response.json()
         except ValueError:
