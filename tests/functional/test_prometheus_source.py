@@ -72,6 +72,12 @@ def loaded(server, trace_history):
     return loaded, gnocchi_tests.expected(trace_history, gaps, resets)
 
 
+def first_vms(hist, n):
+    return type(hist)(instance_ids=hist.instance_ids[:n], start=hist.start,
+                      step=hist.step,
+                      values={r: v[:n] for r, v in hist.values.items()})
+
+
 def n_queries(n_instances, batch, start, end, span):
     pieces = math.ceil((end - start + MAX_GAP) / span)
     return math.ceil(n_instances / batch) * len(prometheus.METERS) * pieces
@@ -127,12 +133,26 @@ def test_batches_spans_and_partial_windows(server, loaded):
     assert_matches(out, {r: v[:, 400:] for r, v in want.items()})
 
 
+def test_samples_on_the_boundary_of_two_queries(server, trace_history):
+    # Samples exactly on the grid points, and so on the boundaries of the
+    # one-hour pieces: each is read once, whatever the server's version
+    # does with the start of a range.
+    hist = first_vms(gnocchi_fixture.history_window(trace_history, 0, 288),
+                     2)
+    loaded = server.load_history(hist, jitter=0)
+    source = prometheus.PrometheusSource(server.url, query_span=3600,
+                                         max_gap=MAX_GAP)
+    out = source.fetch(loaded.instance_ids, loaded.start, loaded.end, STEP)
+    assert source.request_count == 6 * 25
+    want = gnocchi_tests.expected(hist, {}, {})
+    assert_matches(out, want)
+    assert np.isfinite(out.values['disk'][:, 12::12]).all()
+
+
 def test_instance_label_and_bare_names(server, trace_history):
     # Ceilometer's own publisher: bare meter names, label resource_id.
-    hist = gnocchi_fixture.history_window(trace_history, 0, 288)
-    hist = type(hist)(instance_ids=hist.instance_ids[:3], start=hist.start,
-                      step=hist.step,
-                      values={r: v[:3] for r, v in hist.values.items()})
+    hist = first_vms(gnocchi_fixture.history_window(trace_history, 0, 288),
+                     3)
     loaded = server.load_history(hist, instance_label='resource_id',
                                  prefix='')
     want = gnocchi_tests.expected(hist, {}, {})
@@ -277,10 +297,8 @@ def secure(trace_history):
     """An https server with basic authentication, holding two VMs."""
     fixture = prometheus_fixture.PrometheusFixture(secure=True)
     fixture.setUp()
-    hist = gnocchi_fixture.history_window(trace_history, 0, 288)
-    hist = type(hist)(instance_ids=hist.instance_ids[:2], start=hist.start,
-                      step=hist.step,
-                      values={r: v[:2] for r, v in hist.values.items()})
+    hist = first_vms(gnocchi_fixture.history_window(trace_history, 0, 288),
+                     2)
     try:
         loaded = fixture.load_history(hist)
     except BaseException:

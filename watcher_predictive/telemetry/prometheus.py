@@ -274,7 +274,9 @@ class PrometheusSource(base.TelemetrySource):
         """Raw samples of ``meter`` in ``[t0, t1)``, as a list of
         ``(labels, times, values)``; ``labels`` is a sorted tuple of pairs.
         """
-        query = '%s[%ds]' % (self._selector(meter, batch), t1 - t0)
+        # One second more than the piece: Prometheus 3 excludes a range's
+        # start, Prometheus 2 includes it.
+        query = '%s[%ds]' % (self._selector(meter, batch), t1 - t0 + 1)
         data = self._get_data(query, t1)
         if data.get('resultType') != 'matrix':
             raise self._unavailable(
@@ -286,8 +288,7 @@ class PrometheusSource(base.TelemetrySource):
                 labels = tuple(sorted(item['metric'].items()))
                 points = np.array(item['values'], dtype=float).reshape(-1, 2)
                 times, values = points[:, 0], points[:, 1]
-                # A range selector includes its start; the previous query
-                # already returned that sample.
+                # Each sample in exactly one piece.
                 inside = (times >= t0) & (times < t1)
                 found.append((labels, times[inside], values[inside]))
         except (TypeError, KeyError, ValueError, AttributeError) as e:
