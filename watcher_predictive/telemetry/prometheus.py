@@ -183,34 +183,43 @@ class PrometheusSource(base.TelemetrySource):
         keys = [_canonical(uuid) for uuid in instance_ids]
         unique = list(dict.fromkeys(keys))
         row_of = {key: row for row, key in enumerate(unique)}
-        # Samples per series, across pieces, so that a counter is
-        # differenced over the boundary between two queries too.
-        samples = {}
+        values = {r: np.full((len(unique), n_steps), np.nan)
+                  for r in history_mod.RESOURCES}
         for first in range(0, len(unique), self.batch_size):
             batch = unique[first:first + self.batch_size]
-            for meter in METERS:
-                for t0 in range(start - max_gap, end, self.query_span):
-                    t1 = min(t0 + self.query_span, end)
-                    for labels, times, values in self._query(
-                            meter, batch, t0, t1):
-                        owner = self._owner(meter, labels, batch)
-                        if owner is None:
-                            continue
-                        key = (meter, owner, labels)
-                        samples.setdefault(key, []).append((times, values))
-        values = self._to_grid(samples, row_of, start, end, step, max_gap)
+            # One batch at a time, so that only its raw samples are held.
+            cells = self._to_grid(self._read_batch(batch, start, end,
+                                                   max_gap),
+                                  {key: i for i, key in enumerate(batch)},
+                                  start, end, step, max_gap)
+            for resource, grid_cells in cells.items():
+                values[resource][first:first + len(batch)] = grid_cells
         rows = [row_of[key] for key in keys]
-        out = {}
-        for resource in history_mod.RESOURCES:
-            if resource in values:
-                out[resource] = values[resource][rows]
-            else:
-                out[resource] = np.full((len(keys), n_steps), np.nan)
+        out = {r: values[r][rows] for r in history_mod.RESOURCES}
         LOG.debug('Read %s instances from Prometheus %s (%s to %s, step %s '
                   's) in %s queries so far', len(unique), self.url, start,
                   end, step, self.request_count)
         return history_mod.History(instance_ids=tuple(instance_ids),
                                    start=start, step=step, values=out)
+
+    def _read_batch(self, batch, start, end, max_gap):
+        """Raw samples of the instances of ``batch``, from ``start -
+        max_gap`` (a predecessor for the first cell's rate) to ``end``, as
+        ``{(meter, instance, labels): [(times, values), ...]}``: a series'
+        pieces are kept together, so that a counter is differenced over the
+        boundary between two queries too.
+        """
+        samples = {}
+        for meter in METERS:
+            for t0 in range(start - max_gap, end, self.query_span):
+                t1 = min(t0 + self.query_span, end)
+                for labels, times, values in self._query(meter, batch, t0,
+                                                         t1):
+                    owner = self._owner(meter, labels, batch)
+                    if owner is not None:
+                        samples.setdefault((meter, owner, labels),
+                                           []).append((times, values))
+        return samples
 
     def _owner(self, meter, labels, batch):
         value = _canonical(dict(labels).get(self.instance_label, ''))
