@@ -19,10 +19,10 @@ counters), with the gaps and counter resets of the Gnocchi test. The source
 must reconstruct the same rates as the Gnocchi source does.
 """
 
-import http.server
 import math
 import socket
-import threading
+import subprocess
+import sys
 import time
 import uuid
 import warnings
@@ -222,22 +222,26 @@ def test_wrong_path_is_not_an_api_answer(server):
         fetch_one(server.url + '/elsewhere')
 
 
-class _Canned(http.server.BaseHTTPRequestHandler):
-    """Answers every POST with ``status`` and ``body``: Prometheus' own
-    error answers (an overloaded or misconfigured server, a proxy asking
-    for credentials), which a healthy test server does not give.
-    """
-    status, body = 200, b''
-
+# Prometheus' own error answers (an overloaded or misconfigured server, a
+# proxy asking for credentials), which a healthy test server does not give,
+# from a server in a subprocess: Watcher's harness may have monkey-patched
+# this process' threads with eventlet.
+_CANNED = """
+import http.server, sys
+status, body = int(sys.argv[1]), sys.argv[2].encode()
+class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         self.rfile.read(int(self.headers['Content-Length']))
-        self.send_response(self.status)
+        self.send_response(status)
         self.send_header('Content-Type', 'application/json')
         self.end_headers()
-        self.wfile.write(self.body)
-
+        self.wfile.write(body)
     def log_message(self, *args):
         pass
+server = http.server.HTTPServer(('127.0.0.1', 0), Handler)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
 
 
 @pytest.mark.parametrize('status,body,message', [
@@ -256,16 +260,17 @@ class _Canned(http.server.BaseHTTPRequestHandler):
     (200, b'[1, 2]', 'not a Prometheus API answer'),
 ])
 def test_error_answers_are_clear(status, body, message):
-    handler = type('Handler', (_Canned,), {'status': status, 'body': body})
-    httpd = http.server.HTTPServer(('127.0.0.1', 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    server = subprocess.Popen(
+        [sys.executable, '-c', _CANNED, str(status), body.decode()],
+        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
+        port = int(server.stdout.readline())
         with pytest.raises(exception.TelemetryUnavailable, match=message):
-            fetch_one('http://127.0.0.1:%d' % httpd.server_port)
+            fetch_one('http://127.0.0.1:%d' % port)
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        server.kill()
+        server.wait()
+        server.stdout.close()
 
 
 @pytest.mark.parametrize('kwargs,name', [
