@@ -46,14 +46,15 @@ PROMETHEUS_OPTS = [
                     'publisher, which pushes the bare names.'),
     cfg.IntOpt('prometheus_batch_size',
                default=50, min=1, max=1000,
-               help='Number of instances selected by one query (one regular '
-                    'expression on the instance label).'),
+               help='Number of instances (1 to 1000) selected by one query '
+                    '(one regular expression on the instance label).'),
     cfg.IntOpt('prometheus_query_span',
                default=86400, min=300, max=90 * 86400,
-               help='Seconds of raw samples read by one query. The history '
-                    'is read in pieces of this length so that an answer '
-                    'stays small (at a 30 s scrape interval, one day of 50 '
-                    'instances is 144000 samples).'),
+               help='Seconds (300 to 7776000, 90 days) of raw samples read '
+                    'by one query. The history is read in pieces of this '
+                    'length so that an answer stays small: at one sample '
+                    'every 30 seconds, a day of 50 instances is 144000 '
+                    'samples per meter.'),
     cfg.StrOpt('prometheus_username',
                help='User name for HTTP basic authentication to Prometheus; '
                     'unset means no authentication.'),
