@@ -12,6 +12,8 @@
 
 from oslo_config import cfg
 
+from watcher_predictive.conf import prometheus as prometheus_conf
+
 GROUP_NAME = 'watcher_predictive'
 GROUP_TITLE = 'watcher-predictive options'
 GROUP_HELP = ('Options of the predictive optimization plugin for Watcher. '
@@ -33,6 +35,9 @@ TELEMETRY_OPTS = [
                default='gnocchi',
                choices=[('gnocchi', 'Read Ceilometer measures from Gnocchi '
                                     'with the credentials Watcher uses.'),
+                        ('prometheus', 'Read Ceilometer\'s instance metrics '
+                                       'from Prometheus (prometheus_* '
+                                       'options).'),
                         ('trace', 'Replay a trace file (demo and '
                                   'simulation).')],
                help='Where the history of every instance is read from.'),
@@ -98,7 +103,8 @@ ACTION_OPTS = [
                     'the actions whose window is already open.'),
 ]
 
-ALL_OPTS = TELEMETRY_OPTS + STORAGE_OPTS + ACTION_OPTS
+ALL_OPTS = (TELEMETRY_OPTS + prometheus_conf.PROMETHEUS_OPTS + STORAGE_OPTS
+            + ACTION_OPTS)
 
 
 def register_opts(conf):

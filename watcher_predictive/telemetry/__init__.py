@@ -25,7 +25,7 @@ from watcher_predictive import exception
 
 LOG = log.getLogger(__name__)
 
-SOURCES = ('gnocchi', 'trace')
+SOURCES = ('gnocchi', 'prometheus', 'trace')
 
 
 @functools.lru_cache(maxsize=4)
@@ -45,7 +45,8 @@ def get_source(conf, osc=None, **kwargs):
         options registered
     :param osc: Watcher's ``OpenStackClients`` (Gnocchi only); a new one is
         made from watcher.conf when omitted
-    :param kwargs: passed to the source. Gnocchi: ``max_gap``. Trace:
+    :param kwargs: passed to the source. Gnocchi and Prometheus:
+        ``max_gap``. Trace:
         ``mapping`` (instance uuid -> series id), ``offset`` (seconds;
         default: the trace ends now), ``limit`` (files read), ``step``.
     :raises InvalidParameter: unknown source or trace format, or no
@@ -56,6 +57,9 @@ def get_source(conf, osc=None, **kwargs):
     if name == 'gnocchi':
         from watcher_predictive.telemetry import gnocchi
         return gnocchi.GnocchiSource.from_config(conf, osc=osc, **kwargs)
+    if name == 'prometheus':
+        from watcher_predictive.telemetry import prometheus
+        return prometheus.PrometheusSource.from_config(conf, **kwargs)
     if name == 'trace':
         from watcher_predictive.telemetry import trace
         if not options.trace_path:

@@ -81,6 +81,6 @@ def test_trace_source_needs_a_path(conf):
 
 def test_unknown_source_name():
     conf = types.SimpleNamespace(watcher_predictive=types.SimpleNamespace(
-        telemetry_source='prometheus'))
-    with pytest.raises(exception.InvalidParameter, match='prometheus'):
+        telemetry_source='influxdb'))
+    with pytest.raises(exception.InvalidParameter, match='influxdb'):
         telemetry.get_source(conf)
