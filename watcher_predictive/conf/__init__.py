@@ -19,12 +19,14 @@ is idempotent, so every entry point (strategy, actions, CLI) may call it.
 from oslo_config import cfg
 
 from watcher_predictive.conf import predictive
+from watcher_predictive.conf import profiler
 
 CONF = cfg.CONF
 
 
 def register_opts(conf=CONF):
     predictive.register_opts(conf)
+    profiler.register_opts(conf)
 
 
 register_opts(CONF)

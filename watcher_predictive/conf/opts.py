@@ -13,7 +13,11 @@
 """Entry point of ``oslo-config-generator --namespace watcher_predictive``."""
 
 from watcher_predictive.conf import predictive
+from watcher_predictive.conf import profiler
 
 
 def list_opts():
-    return predictive.list_opts()
+    return [(group, list(opts) + (profiler.list_opts()
+                                  if group.name == profiler.GROUP_NAME
+                                  else []))
+            for group, opts in predictive.list_opts()]

@@ -295,6 +295,34 @@ class Store:
                 rows = conn.execute(query).all()
         return [records.forecast_from_row(row) for row in rows]
 
+    def forecasts_starting(self, starts: dict[str, int]
+                           ) -> dict[str, list[ForecastRecord]]:
+        """Forecasts of many instances, each starting at a given time.
+
+        :param starts: instance uuid -> epoch seconds of the first step
+            (the end of the history its stored profile was made from).
+        :returns: instance uuid -> its forecasts with that start, newest
+            issued first; instances without any are absent. Read in
+            batches, for the profiler workers that reuse fresh profiles.
+        """
+        forecast = models.Forecast
+        found = {}
+        with self._errors('forecasts_starting'):
+            with self._engine.connect() as conn:
+                for chunk in _chunks(sorted(starts)):
+                    rows = conn.execute(
+                        sa.select(forecast)
+                        .where(forecast.instance_uuid.in_(chunk),
+                               forecast.start >= min(starts[uuid]
+                                                     for uuid in chunk))
+                        .order_by(forecast.issued_at.desc(),
+                                  forecast.id.desc()))
+                    for row in rows:
+                        if int(row.start) == starts[row.instance_uuid]:
+                            found.setdefault(row.instance_uuid, []).append(
+                                records.forecast_from_row(row))
+        return found
+
     # Throttles ---------------------------------------------------------------
 
     def record_throttle(self, instance_uuid, host, driver, limits, previous,
