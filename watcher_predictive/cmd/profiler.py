@@ -45,7 +45,8 @@ def main(argv=None):
         conf,
         source_factory=lambda: telemetry.get_source(conf),
         store_factory=lambda: storage.Store.from_config(conf,
-                                                        timeout=timeout))
+                                                        timeout=timeout),
+        host=conf.host)
     launcher = watcher_service.launch(conf, worker)
     return launcher.wait()
 

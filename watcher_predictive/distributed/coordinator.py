@@ -50,8 +50,10 @@ class Coordinator:
     """
 
     def __init__(self, client, concurrency, shard_size, attempts,
-                 ping_timeout, transport='the default transport'):
+                 ping_timeout, transport='the default transport',
+                 owned_transport=None):
         self.client = client
+        self._owned_transport = owned_transport
         self.concurrency = max(1, int(concurrency))
         self.shard_size = int(shard_size)
         self.attempts = int(attempts)
@@ -60,8 +62,10 @@ class Coordinator:
 
     @classmethod
     def from_config(cls, conf, transport=None):
+        """A coordinator on the configured transport; ``close()`` it."""
         options = conf.watcher_predictive
-        transport = transport or rpcapi.get_transport(conf)
+        owned = None if transport else rpcapi.get_transport(conf)
+        transport = transport or owned
         client = rpcapi.ProfilerClient(
             transport, options.profiler_topic,
             timeout=options.profiler_shard_timeout,
@@ -70,7 +74,14 @@ class Coordinator:
                    options.profiler_shard_size,
                    options.profiler_shard_attempts,
                    options.profiler_ping_timeout,
-                   transport=rpcapi.describe_transport(conf))
+                   transport=rpcapi.describe_transport(conf),
+                   owned_transport=owned)
+
+    def close(self):
+        """Release the transport made by ``from_config``."""
+        if self._owned_transport is not None:
+            self._owned_transport.cleanup()
+            self._owned_transport = None
 
     def _unavailable(self, reason):
         return exception.ProfilerUnavailable(

@@ -86,6 +86,8 @@ class ShardProfiler:
         reused = self._reusable(request, stored, fresh_age)
         todo = [uuid for uuid in ids if uuid not in reused]
         fresh = None
+        LOG.info('Profiling shard of %d instances ending at %s (%d fresh '
+                 'profiles reused)', len(ids), request.end, len(reused))
         if todo:
             history = self.source.fetch(todo, request.start, request.end,
                                         request.step)

@@ -135,12 +135,15 @@ class PredictiveAnticipation(base.BaseStrategy):
         if remote:
             # The workers read telemetry and store the profiles and
             # forecasts themselves, shard by shard.
-            result = distributed.Coordinator.from_config(CONF).profile(
-                shard.ShardRequest(
+            fan_out = distributed.Coordinator.from_config(CONF)
+            try:
+                result = fan_out.profile(shard.ShardRequest(
                     instance_ids=[i.uuid for i in instances], start=start,
                     end=end, step=p.step, horizon_steps=horizon_steps,
                     min_history_steps=min_history_steps,
                     audit_uuid=getattr(audit, 'uuid', None), issued_at=now))
+            finally:
+                fan_out.close()
         else:
             source = self.telemetry or telemetry.get_source(CONF,
                                                             osc=self.osc)
