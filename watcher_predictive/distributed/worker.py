@@ -23,7 +23,10 @@ timeout while the first worker was still busy, or refreshed meanwhile)
 changes nothing: a profile is written only when its history ends later
 than the stored one, under the stored version (a concurrent writer makes
 the save fail and retry, after which the other's profile is found fresh),
-and forecasts are written only with the profile they came from.
+and forecasts are written only with the profile they came from. A small
+summary (daily peaks, fallback flags) is then written beside the profile,
+so that reuse never reads the large profile states; a profile whose
+summary is missing or older is simply not reused.
 """
 
 import math
@@ -40,9 +43,6 @@ from watcher_predictive.storage import api as storage
 LOG = log.getLogger(__name__)
 
 SAVE_ATTEMPTS = 3
-# Key of the profile state where the worker keeps the daily peaks it
-# computed, so that a reused profile answers with them too.
-PEAKS_KEY = 'daily_peaks'
 
 
 class ShardProfiler:
@@ -82,8 +82,8 @@ class ShardProfiler:
 
     def _profile(self, request, fresh_age):
         ids = list(request.instance_ids)
-        stored = self.store.load_profiles(ids)
-        reused = self._reusable(request, stored, fresh_age)
+        heads = self.store.profile_heads(ids)
+        reused = self._reusable(request, heads, fresh_age)
         todo = [uuid for uuid in ids if uuid not in reused]
         fresh = None
         LOG.info('Profiling shard of %d instances ending at %s (%d fresh '
@@ -96,12 +96,12 @@ class ShardProfiler:
                     history, request.horizon_steps +
                     self.margin_steps(request.step))
             del history
-            for resource, peaks in fresh.peaks.items():
-                for row, uuid in enumerate(fresh.profiled):
-                    fresh.states[uuid].setdefault(PEAKS_KEY, {})[
-                        resource] = float(peaks[row])
-            self._save(request, fresh, stored)
-        result = self._answer(request, ids, reused, fresh, stored)
+            written = self._save(request, fresh, heads)
+            if written:
+                self.store.save_summaries({
+                    uuid: (fresh.states[uuid]['history_end'],
+                           _summary(fresh, uuid)) for uuid in written})
+        result = self._answer(request, ids, reused, fresh)
         LOG.info('Shard of %d instances ending at %s: %d profiled, %d '
                  'reused, %d skipped', len(ids), request.end,
                  len(fresh.profiled) if fresh else 0, len(reused),
@@ -110,49 +110,58 @@ class ShardProfiler:
 
     # -- reuse -------------------------------------------------------------
 
-    def _reusable(self, request, stored, fresh_age):
-        """uuid -> {resource: (ForecastRecord, offset steps)} of the
-        instances whose stored forecast covers this request.
+    def _reusable(self, request, heads, fresh_age):
+        """uuid -> ({resource: (ForecastRecord, offset steps)}, summary)
+        of the instances whose stored forecast covers this request.
         """
-        starts = {}
-        for uuid, record in stored.items():
-            age = request.end - record.history_end
-            if 0 <= age <= fresh_age and age % request.step == 0 and \
-                    record.state.get('step') == request.step and \
-                    PEAKS_KEY in record.state:
-                starts[uuid] = record.history_end
-        if not starts:
+        candidates = {}
+        for uuid, (history_end, _version) in heads.items():
+            age = request.end - history_end
+            if 0 <= age <= fresh_age and age % request.step == 0:
+                candidates[uuid] = history_end
+        if not candidates:
             return {}
+        summaries = {
+            uuid: summary
+            for uuid, (history_end, summary)
+            in self.store.load_summaries(candidates).items()
+            if history_end == candidates[uuid] and
+            summary.get('step') == request.step}
         reused = {}
-        for uuid, forecasts in self.store.forecasts_starting(starts).items():
-            offset = (request.end - starts[uuid]) // request.step
+        for uuid, forecasts in self.store.forecasts_starting(
+                {u: candidates[u] for u in summaries}).items():
+            offset = (request.end - candidates[uuid]) // request.step
             latest = {}
             for forecast in forecasts:
                 latest.setdefault(forecast.resource, forecast)
-            wanted = set(stored[uuid].state.get('models', {}))
-            if not wanted or set(latest) < wanted or not all(
-                    f.step == request.step and
-                    len(f.quantiles) >= offset + request.horizon_steps
-                    for f in latest.values()):
+            wanted = set(summaries[uuid]['peaks'])
+            if not wanted or not wanted <= set(latest) or not all(
+                    latest[r].step == request.step and
+                    len(latest[r].quantiles) >= offset +
+                    request.horizon_steps for r in wanted):
                 continue
-            reused[uuid] = {r: (latest[r], offset) for r in wanted}
+            reused[uuid] = ({r: (latest[r], offset) for r in wanted},
+                            summaries[uuid])
         return reused
 
     # -- saving ------------------------------------------------------------
 
-    def _save(self, request, fresh, stored):
+    def _save(self, request, fresh, heads):
+        """Store what is newer than the stored profiles; returns the
+        instances written.
+        """
         issued_at = request.issued_at or request.end
         for attempt in range(1, SAVE_ATTEMPTS + 1):
             updates, written = [], set()
             for uuid, state in fresh.states.items():
-                old = stored.get(uuid)
-                if old is not None and old.history_end >= state['history_end']:
+                old = heads.get(uuid)
+                if old is not None and old[0] >= state['history_end']:
                     continue  # as fresh already: a shard done twice
                 written.add(uuid)
                 updates.append(storage.ProfileUpdate(
                     instance_uuid=uuid, state=state,
                     history_end=state['history_end'],
-                    expected_version=old.version if old else None))
+                    expected_version=old[1] if old else None))
             forecasts = [
                 storage.ForecastRecord(
                     instance_uuid=uuid, resource=resource, model=fc.model,
@@ -164,19 +173,19 @@ class ShardProfiler:
                 for row, uuid in enumerate(fc.instance_ids)
                 if uuid in written]
             if not updates:
-                return
+                return written
             try:
                 self.store.save_audit(request.audit_uuid, updates, forecasts)
-                return
+                return written
             except exception.ConcurrentUpdate as e:
                 LOG.info('Attempt %d to store a shard: %s', attempt, e)
                 if attempt == SAVE_ATTEMPTS:
                     raise
-                stored = self.store.load_profiles(list(fresh.states))
+                heads = self.store.profile_heads(list(fresh.states))
 
     # -- answer ------------------------------------------------------------
 
-    def _answer(self, request, ids, reused, fresh, stored):
+    def _answer(self, request, ids, reused, fresh):
         h = request.horizon_steps
         rows = {}
         skipped = {}
@@ -187,7 +196,7 @@ class ShardProfiler:
         profiled = [uuid for uuid in ids if uuid in rows or uuid in reused]
         resources = set(fresh.forecasts) if fresh and fresh.profiled \
             else None
-        for parts in reused.values():
+        for parts, _summary in reused.values():
             resources = set(parts) if resources is None \
                 else resources & set(parts)
         forecasts, peaks = {}, {}
@@ -202,13 +211,12 @@ class ShardProfiler:
                     peak.append(float(fresh.peaks[resource][rows[uuid]]))
                     model, levels = fc.model, fc.levels
                 else:
-                    record, offset = reused[uuid][resource]
+                    parts, summary = reused[uuid]
+                    record, offset = parts[resource]
                     quantiles.append(np.asarray(
                         record.quantiles[offset:offset + h], dtype=float))
-                    state = stored[uuid].state
-                    fallback.append(bool(state['models'][resource].get(
-                        'fallback', False)))
-                    peak.append(float(state[PEAKS_KEY][resource]))
+                    fallback.append(bool(summary['fallback'][resource]))
+                    peak.append(float(summary['peaks'][resource]))
                     model = model or record.model
                     levels = levels if levels is not None else \
                         record.levels
@@ -218,3 +226,14 @@ class ShardProfiler:
         return shard_mod.encode_result(
             request, profiled, forecasts, peaks, skipped,
             profiled_now=len(rows), reused=len(reused), worker=self.worker)
+
+
+def _summary(result, uuid):
+    """What a later audit reuses of a profile besides its forecast."""
+    row = result.profiled.index(uuid)
+    return {
+        'step': result.states[uuid]['step'],
+        'peaks': {r: float(p[row]) for r, p in result.peaks.items()},
+        'fallback': {r: bool(fc.fallback[row])
+                     for r, fc in result.forecasts.items()},
+    }
