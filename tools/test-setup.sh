@@ -119,8 +119,10 @@ RABBIT_VHOST=watcher_predictive_citest
 
 if ! answers 5672; then
     install -d -o rabbitmq -g rabbitmq /var/lib/rabbitmq /var/log/rabbitmq
+    # Run as root, Debian's wrapper switches to the rabbitmq user itself
+    # (with its home, where the Erlang cookie is).
     start-stop-daemon --start --oknodo --background \
-        --chuid rabbitmq --exec /usr/sbin/rabbitmq-server
+        --exec /usr/sbin/rabbitmq-server
     wait_for 5672 RabbitMQ
 fi
 rabbitmqctl await_startup --timeout 120

@@ -42,8 +42,11 @@ PROFILER_OPTS = [
                default=250, min=1, max=100000,
                help='Number of instances in one shard, the unit of work of '
                     'a profiler worker. A worker holds the history of one '
-                    'shard at a time, so this bounds its memory (about '
-                    '1 MiB per instance and day of history).'),
+                    'shard at a time, so this bounds its memory: with 7 days '
+                    'of history at 300 s, a worker peaked at 0.5 GiB over 4 '
+                    'shards of 250 instances, 1.4 GiB over 40, and 1.6 GiB '
+                    'over 5 shards of 1,000. Larger shards profile faster '
+                    'per instance.'),
     cfg.IntOpt('profiler_shard_timeout',
                default=600, min=1, max=86400,
                help='Seconds a shard may take on a worker, queueing '
