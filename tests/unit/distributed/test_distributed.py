@@ -328,3 +328,16 @@ def test_bad_requests_are_refused_with_the_value():
         shard.ShardRequest.from_dict({'instance_ids': [], 'colour': 1})
     with pytest.raises(exception.InvalidParameter, match='shard size'):
         shard.shards(['a'], 0)
+
+
+def test_the_transport_is_described_without_its_password():
+    conf = cfg.ConfigOpts()
+    from watcher_predictive import conf as predictive_conf
+    predictive_conf.register_opts(conf)
+    conf([], project='watcher-predictive-test', default_config_files=[])
+    conf.set_override('profiler_transport_url',
+                      'rabbit://guest:s3cret@10.0.0.5:5672/cloud',
+                      group='watcher_predictive')
+    described = rpcapi.describe_transport(conf)
+    assert described == 'rabbit://10.0.0.5:5672/cloud'
+    assert 's3cret' not in described
