@@ -104,6 +104,7 @@ class ProfilerService(service.ServiceBase):
         self.refresher = None
         self._stop = threading.Event()
         self._thread = None
+        self.transport = None
 
     def start(self):
         options = self.conf.watcher_predictive
@@ -148,6 +149,9 @@ class ProfilerService(service.ServiceBase):
             self.server.wait()
         if self._thread is not None:
             self._thread.join()
+        if self.transport is not None:
+            self.transport.cleanup()
+            self.transport = None
 
     def reset(self):
         pass

@@ -341,3 +341,32 @@ def test_the_transport_is_described_without_its_password():
     described = rpcapi.describe_transport(conf)
     assert described == 'rabbit://10.0.0.5:5672/cloud'
     assert 's3cret' not in described
+
+
+def test_the_service_answers_on_its_topic_and_stops(history, store):
+    from watcher_predictive import conf as predictive_conf
+    predictive_conf.register_opts(cfg.CONF)
+    topic = 'profiler-%s' % uuid.uuid4().hex[:8]
+    overrides = {'profiler_transport_url': 'fake:///',
+                 'profiler_topic': topic, 'profiler_refresh_interval': 1}
+    for name, value in overrides.items():
+        cfg.CONF.set_override(name, value, group='watcher_predictive')
+    try:
+        worker_service = service.ProfilerService(
+            cfg.CONF, source_factory=lambda: trace.TraceSource(
+                history, {u: u for u in history.instance_ids}, 0),
+            store_factory=lambda: store, host='worker-x')
+        worker_service.start()
+        client = rpcapi.ProfilerClient(worker_service.transport, topic,
+                                       timeout=30, heartbeat_timeout=None)
+        assert client.ping(5) == {'worker': 'worker-x'}
+        answer = client.profile_shard(request_for(
+            history, history.instance_ids[:2]))
+        assert answer['instances'] == list(history.instance_ids[:2])
+        assert worker_service.refresher.known() == 2
+        worker_service.stop()
+        worker_service.wait()
+        assert worker_service.transport is None
+    finally:
+        for name in overrides:
+            cfg.CONF.clear_override(name, group='watcher_predictive')
