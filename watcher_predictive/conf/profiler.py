@@ -24,7 +24,8 @@ GROUP_NAME = 'watcher_predictive'
 PROFILER_OPTS = [
     cfg.IntOpt('profiler_workers',
                default=0, min=0, max=1000,
-               help='Number of shards of an audit sent at once to the '
+               help='Number of shards (0 to 1000) of an audit sent at once to '
+                    'the '
                     'profiler workers (watcher-predictive-profiler), '
                     'normally the number of workers running. 0 (the '
                     'default) profiles every instance in the decision '
@@ -40,7 +41,8 @@ PROFILER_OPTS = [
                     'decision engine sends shards to.'),
     cfg.IntOpt('profiler_shard_size',
                default=250, min=1, max=100000,
-               help='Number of instances in one shard, the unit of work of '
+               help='Number of instances (1 to 100000) in one shard, the unit '
+                    'of work of '
                     'a profiler worker. A worker holds the history of one '
                     'shard at a time, so this bounds its memory: with 7 days '
                     'of history at 300 s, a worker peaked at 0.5 GiB over 4 '
@@ -49,31 +51,35 @@ PROFILER_OPTS = [
                     'per instance.'),
     cfg.IntOpt('profiler_shard_timeout',
                default=600, min=1, max=86400,
-               help='Seconds a shard may take on a worker, queueing '
-                    'included, before it is sent again.'),
+               help='Seconds (1 to 86400) a shard may take on a worker, '
+                    'queueing included, before it is sent again.'),
     cfg.IntOpt('profiler_heartbeat_timeout',
                default=30, min=2, max=3600,
-               help='Seconds without a heartbeat from the worker profiling '
+               help='Seconds (2 to 3600) without a heartbeat from the worker '
+                    'profiling '
                     'a shard after which the worker is taken for dead and '
                     'the shard is sent again (to another worker). Workers '
                     'send one every half of this.'),
     cfg.IntOpt('profiler_shard_attempts',
                default=3, min=1, max=20,
-               help='Number of times a shard is sent before the audit '
-                    'fails.'),
+               help='Number of times (1 to 20) a shard is sent before the '
+                    'audit fails.'),
     cfg.IntOpt('profiler_ping_timeout',
                default=10, min=1, max=600,
-               help='Seconds the decision engine waits for any profiler '
+               help='Seconds (1 to 600) the decision engine waits for any '
+                    'profiler '
                     'worker to answer before it fails the audit with a '
                     'message saying that none is running.'),
     cfg.IntOpt('profiler_refresh_interval',
                default=300, min=0, max=86400,
-               help='Seconds between two refreshes, by a worker, of the '
+               help='Seconds (0 to 86400) between two refreshes, by a '
+                    'worker, of the '
                     'profiles of the instances it has profiled, so that an '
                     'audit finds them fresh. 0 disables the refresh.'),
     cfg.IntOpt('profiler_fresh_age',
                default=900, min=0, max=86400,
-               help='Age, in seconds, of the newest history in a stored '
+               help='Age, in seconds (0 to 86400), of the newest history in a '
+                    'stored '
                     'profile up to which a worker reuses its stored '
                     'forecast instead of profiling the instance again. 0 '
                     'reuses only a profile whose history ends at the '
