@@ -12,12 +12,14 @@
 # under the License.
 
 # Prepares MariaDB and PostgreSQL for the functional tests (migrations on
-# real databases), the way OpenStack CI does: user openstack_citest with
+# real databases), and a RabbitMQ vhost for the profiler workers' test, the
+# way OpenStack CI does: user openstack_citest with
 # password openstack_citest, allowed to create databases, and a database
 # openstack_citest on both servers. The tests create (and drop) their own
 # uniquely named databases with that user.
 #
-# Run as root on Debian 12 with mariadb-server and postgresql installed.
+# Run as root on Debian 12 with mariadb-server, postgresql and
+# rabbitmq-server installed.
 # Safe to run again: every step checks or tolerates what already exists.
 
 DB_USER=openstack_citest
@@ -109,4 +111,24 @@ fi
 PGPASSWORD="$DB_PW" psql -h 127.0.0.1 -U "$DB_USER" -d "$DB_NAME" \
     -c 'SELECT 1' >/dev/null
 
-echo "MariaDB and PostgreSQL are ready for user $DB_USER."
+# --- RabbitMQ ------------------------------------------------------------------
+# The profiler workers' functional test talks to a real broker, in a vhost
+# of its own with the default guest user (loopback only).
+
+RABBIT_VHOST=watcher_predictive_citest
+
+if ! answers 5672; then
+    install -d -o rabbitmq -g rabbitmq /var/lib/rabbitmq /var/log/rabbitmq
+    # Run as root, Debian's wrapper switches to the rabbitmq user itself
+    # (with its home, where the Erlang cookie is).
+    start-stop-daemon --start --oknodo --background \
+        --exec /usr/sbin/rabbitmq-server
+    wait_for 5672 RabbitMQ
+fi
+rabbitmqctl await_startup --timeout 120
+if ! rabbitmqctl -q list_vhosts | grep -qx "$RABBIT_VHOST"; then
+    rabbitmqctl add_vhost "$RABBIT_VHOST"
+fi
+rabbitmqctl set_permissions -p "$RABBIT_VHOST" guest '.*' '.*' '.*'
+
+echo "MariaDB, PostgreSQL and RabbitMQ are ready for user $DB_USER."

@@ -79,3 +79,15 @@ class ActionParameterError(InvalidParameter):
 class ThrottleError(PredictiveError):
     msg_fmt = ('Throttle of instance %(instance)s on host %(host)s failed: '
                '%(reason)s')
+
+
+class ProfilerUnavailable(PredictiveError):
+    msg_fmt = ('No profiler worker answered on topic %(topic)s of '
+               '%(transport)s: %(reason)s. Start watcher-predictive-profiler '
+               'with this watcher.conf, or set [watcher_predictive] '
+               'profiler_workers = 0 to profile in the decision engine.')
+
+
+class ProfilerWorkerError(PredictiveError):
+    msg_fmt = ('A profiler worker failed on a shard of %(instances)d '
+               'instances (first %(first)s): %(reason)s')

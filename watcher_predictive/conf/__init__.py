@@ -20,6 +20,7 @@ from oslo_config import cfg
 
 from watcher_predictive.conf import predictive
 from watcher_predictive.conf import throttle
+from watcher_predictive.conf import profiler
 
 CONF = cfg.CONF
 
@@ -27,6 +28,7 @@ CONF = cfg.CONF
 def register_opts(conf=CONF):
     predictive.register_opts(conf)
     throttle.register_opts(conf)
+    profiler.register_opts(conf)
 
 
 register_opts(CONF)

@@ -29,6 +29,8 @@ from watcher.decision_engine.strategy.strategies import base
 from watcher_predictive.anticipation import engine as anticipation
 from watcher_predictive.anticipation import types
 from watcher_predictive import conf as predictive_conf
+from watcher_predictive.distributed import coordinator as distributed
+from watcher_predictive.distributed import shard
 from watcher_predictive import exception
 from watcher_predictive.i18n import _
 from watcher_predictive.plugins.actions import gated
@@ -134,18 +136,34 @@ class PredictiveAnticipation(base.BaseStrategy):
             self.compute_model, p.horizon)
         end = now - now % p.step
         start = end - CONF.watcher_predictive.history_days * 86400
-        source = self.telemetry or telemetry.get_source(CONF, osc=self.osc)
-        store = self.store or storage.Store.from_config(
-            CONF, timeout=CONF.watcher_predictive.telemetry_timeout)
-        store.check_schema()
-        stored = store.load_profiles([i.uuid for i in instances])
-        history = source.fetch([i.uuid for i in instances], start, end,
-                               p.step)
         horizon_steps = max(i.horizon for i in instances) // p.step \
             if instances else p.horizon // p.step
-        result = profiler.Profiler(
-            min_history_steps=max(1, self.min_history // p.step)).profile(
-                history, horizon_steps)
+        min_history_steps = max(1, self.min_history // p.step)
+        remote = distributed.enabled(CONF) and instances
+        if remote:
+            # The workers read telemetry and store the profiles and
+            # forecasts themselves, shard by shard.
+            fan_out = distributed.Coordinator.from_config(CONF)
+            try:
+                result = fan_out.profile(shard.ShardRequest(
+                    instance_ids=[i.uuid for i in instances], start=start,
+                    end=end, step=p.step, horizon_steps=horizon_steps,
+                    min_history_steps=min_history_steps,
+                    audit_uuid=getattr(audit, 'uuid', None), issued_at=now))
+            finally:
+                fan_out.close()
+        else:
+            source = self.telemetry or telemetry.get_source(CONF,
+                                                            osc=self.osc)
+            store = self.store or storage.Store.from_config(
+                CONF, timeout=CONF.watcher_predictive.telemetry_timeout)
+            store.check_schema()
+            stored = store.load_profiles([i.uuid for i in instances])
+            history = source.fetch([i.uuid for i in instances], start, end,
+                                   p.step)
+            result = profiler.Profiler(
+                min_history_steps=min_history_steps).profile(
+                    history, horizon_steps)
         for uuid, why in result.skipped.items():
             LOG.info('Instance %s skipped: %s', uuid, why)
         self.last_profile = result
@@ -169,7 +187,8 @@ class PredictiveAnticipation(base.BaseStrategy):
                 self._add_action(action)
             self._report(plan_)
             self._set_indicators(instances, result, plan_, actions)
-            self._save(store, audit, result, stored, now)
+            if not remote:
+                self._save(store, audit, result, stored, now)
         except Exception:
             # No plan: the tasks wait for the next audit.
             if claimed:

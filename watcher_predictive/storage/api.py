@@ -297,6 +297,88 @@ class Store(tasks.TaskQueries):
                 rows = conn.execute(query).all()
         return [records.forecast_from_row(row) for row in rows]
 
+    def profile_heads(self, instance_ids: typing.Iterable[str]
+                      ) -> dict[str, tuple[int, int]]:
+        """uuid -> (history_end, version) of the stored profiles, without
+        their state (reading every state of a shard costs seconds).
+        """
+        profile = models.Profile
+        found = {}
+        with self._errors('profile_heads'):
+            with self._engine.connect() as conn:
+                for chunk in _chunks(sorted(set(instance_ids))):
+                    found.update(
+                        (row.instance_uuid, (int(row.history_end),
+                                             int(row.version)))
+                        for row in conn.execute(
+                            sa.select(profile.instance_uuid,
+                                      profile.history_end, profile.version)
+                            .where(profile.instance_uuid.in_(chunk))))
+        return found
+
+    def save_summaries(self, summaries: dict[str, tuple[int, dict]]):
+        """Replace the summaries of these instances.
+
+        :param summaries: uuid -> (history_end of the profile, summary)
+        """
+        table = models.ProfileSummary
+        now = models.utcnow()
+        rows = [{'instance_uuid': uuid, 'history_end': int(end),
+                 'summary': records.dumps(summary, 'summary of %s' % uuid),
+                 'created_at': now}
+                for uuid, (end, summary) in sorted(summaries.items())]
+        with self._errors('save_summaries'):
+            with self._engine.begin() as conn:
+                for chunk in _chunks(rows):
+                    conn.execute(sa.delete(table).where(
+                        table.instance_uuid.in_(
+                            [row['instance_uuid'] for row in chunk])))
+                    conn.execute(sa.insert(table), chunk)
+
+    def load_summaries(self, instance_ids: typing.Iterable[str]
+                       ) -> dict[str, tuple[int, dict]]:
+        """uuid -> (history_end, summary) of ``save_summaries``."""
+        table = models.ProfileSummary
+        found = {}
+        with self._errors('load_summaries'):
+            with self._engine.connect() as conn:
+                for chunk in _chunks(sorted(set(instance_ids))):
+                    for row in conn.execute(
+                            sa.select(table.instance_uuid, table.history_end,
+                                      table.summary)
+                            .where(table.instance_uuid.in_(chunk))):
+                        found[row.instance_uuid] = (int(row.history_end),
+                                                    json.loads(row.summary))
+        return found
+
+    def forecasts_starting(self, starts: dict[str, int]
+                           ) -> dict[str, list[ForecastRecord]]:
+        """Forecasts of many instances, each starting at a given time.
+
+        :param starts: instance uuid -> epoch seconds of the first step
+            (the end of the history its stored profile was made from).
+        :returns: instance uuid -> its forecasts with that start, newest
+            issued first; instances without any are absent. Read in
+            batches, for the profiler workers that reuse fresh profiles.
+        """
+        forecast = models.Forecast
+        found = {}
+        with self._errors('forecasts_starting'):
+            with self._engine.connect() as conn:
+                for chunk in _chunks(sorted(starts)):
+                    rows = conn.execute(
+                        sa.select(forecast)
+                        .where(forecast.instance_uuid.in_(chunk),
+                               forecast.start >= min(starts[uuid]
+                                                     for uuid in chunk))
+                        .order_by(forecast.issued_at.desc(),
+                                  forecast.id.desc()))
+                    for row in rows:
+                        if int(row.start) == starts[row.instance_uuid]:
+                            found.setdefault(row.instance_uuid, []).append(
+                                records.forecast_from_row(row))
+        return found
+
     # Throttles ---------------------------------------------------------------
 
     def record_throttle(self, instance_uuid, host, driver, limits, previous,

@@ -89,6 +89,28 @@ class Profile(Base):
         DateTime, nullable=True, onupdate=utcnow)
 
 
+class ProfileSummary(Base):
+    """What an audit needs of a profile besides its forecast (daily peaks,
+    fallback flags), small enough to read for every instance of a shard;
+    the profile's state is far larger.
+    """
+
+    __tablename__ = 'predictive_profile_summary'
+    __table_args__ = (
+        UniqueConstraint('instance_uuid',
+                         name='uniq_predictive_profile_summary0instance_uuid'),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), nullable=False)
+    # The history_end of the profile it summarises.
+    history_end: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime, nullable=False, default=utcnow)
+
+
 class Forecast(Base):
     """One issued forecast of one resource of one instance."""
 
