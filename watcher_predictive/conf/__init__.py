@@ -19,8 +19,8 @@ is idempotent, so every entry point (strategy, actions, CLI) may call it.
 from oslo_config import cfg
 
 from watcher_predictive.conf import predictive
-from watcher_predictive.conf import throttle
 from watcher_predictive.conf import profiler
+from watcher_predictive.conf import throttle
 
 CONF = cfg.CONF
 

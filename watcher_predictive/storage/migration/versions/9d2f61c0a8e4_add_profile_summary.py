@@ -13,7 +13,7 @@
 """Add predictive_profile_summary, read by the profiler workers.
 
 Revision ID: 9d2f61c0a8e4
-Revises: 5b3d0f4c21a7
+Revises: 8e4a61c0b2d9
 Create Date: 2026-11-25 13:00:00
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '9d2f61c0a8e4'
-down_revision = '5b3d0f4c21a7'
+down_revision = '8e4a61c0b2d9'
 branch_labels = None
 depends_on = None
 
