@@ -18,6 +18,7 @@ is idempotent, so every entry point (strategy, actions, CLI) may call it.
 
 from oslo_config import cfg
 
+from watcher_predictive.conf import learning
 from watcher_predictive.conf import predictive
 
 CONF = cfg.CONF
@@ -25,6 +26,7 @@ CONF = cfg.CONF
 
 def register_opts(conf=CONF):
     predictive.register_opts(conf)
+    learning.register_opts(conf)
 
 
 register_opts(CONF)

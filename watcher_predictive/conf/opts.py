@@ -12,8 +12,9 @@
 
 """Entry point of ``oslo-config-generator --namespace watcher_predictive``."""
 
+from watcher_predictive.conf import learning
 from watcher_predictive.conf import predictive
 
 
 def list_opts():
-    return predictive.list_opts()
+    return predictive.list_opts() + learning.list_opts()

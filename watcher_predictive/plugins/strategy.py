@@ -31,6 +31,7 @@ from watcher_predictive.anticipation import types
 from watcher_predictive import conf as predictive_conf
 from watcher_predictive import exception
 from watcher_predictive.i18n import _
+from watcher_predictive.plugins import learning as learning_audit
 from watcher_predictive.plugins.actions import gated
 from watcher_predictive.plugins.actions import throttle
 from watcher_predictive.plugins import cluster
@@ -140,6 +141,9 @@ class PredictiveAnticipation(base.BaseStrategy):
                 history, horizon_steps)
         for uuid, why in result.skipped.items():
             LOG.info('Instance %s skipped: %s', uuid, why)
+        learned = learning_audit.AuditLearning.from_config(
+            CONF, store, history, instances, p.lull_cpu)
+        learned.learn(result, stored, now)
         self.last_profile = result
 
         plan_ = None
@@ -154,7 +158,7 @@ class PredictiveAnticipation(base.BaseStrategy):
         for action in actions:
             self._add_action(action)
         self._set_indicators(instances, result, actions)
-        self._save(store, audit, result, stored, now)
+        self._save(store, audit, result, stored, now, learned)
 
     def post_execute(self):
         pass
@@ -200,7 +204,7 @@ class PredictiveAnticipation(base.BaseStrategy):
             tasks_in_predicted_lull=len(in_lull),
             mean_release_probability=round(mean_release, 4))
 
-    def _save(self, store, audit, result, stored, now):
+    def _save(self, store, audit, result, stored, now, learned=None):
         audit_uuid = getattr(audit, 'uuid', None)
         forecasts = [
             storage.ForecastRecord(
@@ -218,8 +222,9 @@ class PredictiveAnticipation(base.BaseStrategy):
                 expected_version=stored[uuid].version
                 if uuid in stored else None)
                 for uuid, state in result.states.items()]
+            extra = learned.save_arguments() if learned else {}
             try:
-                store.save_audit(audit_uuid, updates, forecasts)
+                store.save_audit(audit_uuid, updates, forecasts, **extra)
                 return
             except exception.ConcurrentUpdate as e:
                 # Another audit stored a profile of one of our instances
@@ -229,6 +234,10 @@ class PredictiveAnticipation(base.BaseStrategy):
                 if attempt == SAVE_ATTEMPTS:
                     raise
                 stored = store.load_profiles(list(result.states))
+                if learned:
+                    # What the other audit learned is kept: scoring is
+                    # redone on its state, ours is added on top.
+                    learned.rebase(result, stored)
 
 
 def action_parameters(action):

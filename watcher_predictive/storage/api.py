@@ -87,7 +87,8 @@ class Store:
     :param forecasts_kept: forecasts kept per instance and resource.
     """
 
-    def __init__(self, url, timeout=30, forecasts_kept=48):
+    def __init__(self, url, timeout=30, forecasts_kept=48,
+                 errors_kept=10000):
         if timeout <= 0:
             raise exception.StorageError(
                 reason='timeout must be positive, got %r seconds' % timeout)
@@ -99,6 +100,11 @@ class Store:
         self.safe_url = storage_engine.safe_url(self._url)
         self.timeout = timeout
         self.forecasts_kept = int(forecasts_kept)
+        if errors_kept < 1:
+            raise exception.StorageError(
+                reason='errors_kept must be at least 1, got %r'
+                       % errors_kept)
+        self.errors_kept = int(errors_kept)
         self._engine = storage_engine.create_engine(
             self._url, connect_timeout=timeout, statement_timeout=timeout)
 
@@ -111,9 +117,11 @@ class Store:
         """
         url = configured_url(conf)
         conf = cfg.CONF if conf is None else conf
+        group = conf.watcher_predictive
         return cls(url, timeout=timeout,
-                   forecasts_kept=conf.watcher_predictive
-                   .forecasts_kept_per_instance)
+                   forecasts_kept=group.forecasts_kept_per_instance,
+                   errors_kept=getattr(group, 'errors_kept_per_instance',
+                                       10000))
 
     def dispose(self):
         """Close the pooled connections."""
@@ -170,12 +178,14 @@ class Store:
                             version=int(row.version))
         return found
 
-    def save_audit(self, audit_uuid, profiles, forecasts):
+    def save_audit(self, audit_uuid, profiles, forecasts, errors=()):
         """Save the profiles and forecasts of one audit, all or nothing.
 
         :param profiles: iterable of ProfileUpdate.
         :param forecasts: iterable of ForecastRecord; their ``audit_uuid``
             defaults to ``audit_uuid``.
+        :param errors: iterable of ErrorRecord, the scores of earlier
+            forecasts (adaptive learning).
         :raises ConcurrentUpdate: a profile changed since it was loaded;
             nothing was written.
         :raises StorageError: anything else; nothing was written.
@@ -183,6 +193,7 @@ class Store:
         profile_rows = records.profile_rows(profiles)
         forecast_rows = [records.forecast_row(audit_uuid, forecast)
                          for forecast in forecasts]
+        error_rows = [records.error_row(error) for error in errors]
         now = models.utcnow()
         with self._errors('save_audit of audit %s' % audit_uuid):
             with self._engine.begin() as conn:
@@ -192,6 +203,8 @@ class Store:
                                  [dict(row, created_at=now) for row in chunk])
                 self._trim_forecasts(
                     conn, {row['instance_uuid'] for row in forecast_rows})
+                if error_rows:
+                    self._write_errors(conn, error_rows, now)
         LOG.debug('Audit %s saved %d profiles and %d forecasts in %s',
                   audit_uuid, len(profile_rows), len(forecast_rows),
                   self.safe_url)
@@ -275,6 +288,91 @@ class Store:
             for ids in _chunks(old):
                 conn.execute(sa.delete(forecast)
                              .where(forecast.id.in_(ids)))
+
+    def _write_errors(self, conn, rows, now):
+        try:
+            for chunk in _chunks(rows):
+                conn.execute(sa.insert(models.ForecastError),
+                             [dict(row, created_at=now) for row in chunk])
+        except sa_exc.IntegrityError as error:
+            # The unique (instance, resource, model, issued_at): another
+            # audit scored the same forecast; its profile version changed
+            # too, so reloading and scoring again skips it.
+            raise exception.ConcurrentUpdate(
+                message='A forecast was scored by a concurrent audit (%s). '
+                        'Nothing was written; reload the profiles and '
+                        'retry.' % storage_engine.describe(error, self._url),
+                what='forecast errors', expected=None, found=None,
+                attempts=0)
+        error = models.ForecastError
+        for chunk in _chunks(sorted({row['instance_uuid'] for row in rows})):
+            rank = sa.func.row_number().over(
+                partition_by=error.instance_uuid,
+                order_by=(error.issued_at.desc(), error.id.desc()),
+            ).label('rank')
+            ranked = (sa.select(error.id, rank)
+                      .where(error.instance_uuid.in_(chunk)).subquery())
+            old = conn.execute(
+                sa.select(ranked.c.id)
+                .where(ranked.c.rank > self.errors_kept)).scalars().all()
+            for ids in _chunks(old):
+                conn.execute(sa.delete(error).where(error.id.in_(ids)))
+
+    def forecasts_to_score(self, instance_ids, issued_after=None,
+                           model='ensemble') -> list[ForecastRecord]:
+        """Stored forecasts of these instances, oldest first.
+
+        :param issued_after: epoch seconds; only forecasts issued later.
+        """
+        forecast = models.Forecast
+        found = []
+        with self._errors('forecasts_to_score'):
+            with self._engine.connect() as conn:
+                for chunk in _chunks(sorted(set(instance_ids))):
+                    query = sa.select(forecast).where(
+                        forecast.instance_uuid.in_(chunk),
+                        forecast.model == model)
+                    if issued_after is not None:
+                        query = query.where(
+                            forecast.issued_at > int(issued_after))
+                    found.extend(records.forecast_from_row(row) for row in
+                                 conn.execute(query.order_by(
+                                     forecast.issued_at, forecast.id)))
+        return found
+
+    def forecast_errors(self, instance_uuid=None, resource=None,
+                        since=None) -> list[records.ErrorRow]:
+        """Stored scores, oldest first, optionally filtered."""
+        error = models.ForecastError
+        query = sa.select(error)
+        if instance_uuid is not None:
+            query = query.where(error.instance_uuid == instance_uuid)
+        if resource is not None:
+            query = query.where(error.resource == resource)
+        if since is not None:
+            query = query.where(error.issued_at >= int(since))
+        query = query.order_by(error.issued_at, error.id)
+        with self._errors('forecast_errors'):
+            with self._engine.connect() as conn:
+                return [records.error_from_row(row)
+                        for row in conn.execute(query)]
+
+    def purge_errors(self, older_than_days, now=None):
+        """Delete scores of forecasts issued before then; their number."""
+        if older_than_days < 0:
+            raise exception.StorageError(
+                reason='the age must not be negative, got %r days'
+                       % older_than_days)
+        now = time.time() if now is None else now
+        cutoff = int(now - older_than_days * 86400)
+        error = models.ForecastError
+        with self._errors('purge_errors'):
+            with self._engine.begin() as conn:
+                deleted = conn.execute(
+                    sa.delete(error).where(error.issued_at < cutoff)).rowcount
+        LOG.info('Purged %d forecast errors older than %s days from %s',
+                 deleted, older_than_days, self.safe_url)
+        return deleted
 
     def latest_forecasts(self, instance_uuid=None, resource=None,
                          limit=10) -> list[ForecastRecord]:
