@@ -18,6 +18,7 @@ import sys
 import warnings
 
 from watcher_predictive.cmd import backtest
+from watcher_predictive.cmd import learning as learning_cmd
 from watcher_predictive import exception
 
 
@@ -96,6 +97,7 @@ def build_parser():
                       help='Print the actions as JSON only.')
     demo.set_defaults(func=_demo)
     backtest.add_parser(sub)
+    learning_cmd.add_parsers(sub)
     return parser
 
 

@@ -40,6 +40,7 @@ SLOW_RATE = 0.03
 # Markov memory, in steps: one day of 5-minute steps times 2 ** (j / 2).
 MEMORY_BASE = 288
 MEMORY_LEVELS = 10
+GRADIENT_BOUND = 2.0
 
 
 def eg_step(weights, member_medians, combined, truth, scale, learning_rate,
@@ -60,7 +61,9 @@ def eg_step(weights, member_medians, combined, truth, scale, learning_rate,
     below = (truth[known] < combined[known]).astype(float)
     grad = ((below - 0.5)[None, :] *
             (member_medians[:, known] - combined[known][None, :]))
-    grad = np.nan_to_num(grad.mean(axis=1)) / max(scale, 1e-6)
+    # Clipped: one wild forecast must not rule a member out at once.
+    grad = np.clip(np.nan_to_num(grad.mean(axis=1)) / max(scale, 1e-6),
+                   -GRADIENT_BOUND, GRADIENT_BOUND)
     logits = np.log(np.maximum(weights, 1e-300)) - learning_rate * grad
     logits -= logits.max()
     new = np.exp(logits)
@@ -108,9 +111,11 @@ def forgetting(level):
     return 1.0 - 1.0 / memory_steps(level)
 
 
-def next_memory(level, loss_fast, loss_slow, tolerance):
+def next_memory(level, loss_fast, loss_slow, tolerance, count=None,
+                min_count=0):
     """Memory level after an audit whose one-step log loss is known."""
-    if loss_fast is None or loss_slow is None:
+    if loss_fast is None or loss_slow is None or (
+            count is not None and count < min_count):
         return level
     if loss_fast > (1 + tolerance) * loss_slow:
         return max(0, level - 2)

@@ -120,7 +120,8 @@ def _next(options, stored, loss, counted):
     slow = adjust.ewma(entry['loss_slow'], float(loss), adjust.SLOW_RATE,
                        entry['count'])
     level = adjust.next_memory(entry['memory'], fast, slow,
-                               options.drift_tolerance)
+                               options.drift_tolerance, entry['count'],
+                               options.min_scored)
     if entry['count'] >= options.min_scored and entry['memory'] < 1 and \
             fast > (1 + options.drift_tolerance) * slow:
         return None

@@ -178,6 +178,21 @@ class Store:
                             version=int(row.version))
         return found
 
+    def all_profiles(self) -> list[ProfileRecord]:
+        """Every stored profile (for the operator's commands)."""
+        profile = models.Profile
+        with self._errors('all_profiles'):
+            with self._engine.connect() as conn:
+                return [ProfileRecord(
+                    instance_uuid=row.instance_uuid,
+                    state=json.loads(row.state),
+                    history_end=int(row.history_end),
+                    version=int(row.version))
+                    for row in conn.execute(sa.select(
+                        profile.instance_uuid, profile.state,
+                        profile.history_end, profile.version)
+                        .order_by(profile.instance_uuid))]
+
     def save_audit(self, audit_uuid, profiles, forecasts, errors=()):
         """Save the profiles and forecasts of one audit, all or nothing.
 
