@@ -53,25 +53,28 @@ def week_figures(audits):
     return out
 
 
-def month(path, instances, days):
+def month(path, instances, days, history_days, resources):
     history, flavors = trace.load_bitbrains(path, limit=instances)
     steps_per_hour = 3600 // history.step
-    first = 7 * 86400 // history.step
+    first = int(history_days * 86400 // history.step)
     last = min(history.n_steps, int(days * 86400 // history.step)) - \
         steps_per_hour
     thresholds = {uuid: 0.1 * flavors[uuid]['vcpus']
                   for uuid in history.instance_ids}
     started = time.time()
-    audits = replay.replay(history, first, last,
-                           lull_thresholds=thresholds)
+    audits = replay.replay(history, first, last, history_days=history_days,
+                           lull_thresholds=thresholds, resources=resources)
     figures = week_figures(audits)
     figures['instances'] = len(history.instance_ids)
+    figures['history_days'] = history_days
+    figures['resources'] = list(resources)
     figures['audits'] = len(audits)
     figures['seconds'] = round(time.time() - started, 1)
     return figures
 
 
-def change_of_behaviour(path, pairs, days_after=4):
+def change_of_behaviour(path, pairs, history_days, resources,
+                        days_after=4):
     history, _ = trace.load_bitbrains(path, limit=2 * pairs)
     ids = history.instance_ids
     switch = 9 * 86400 // history.step
@@ -79,7 +82,9 @@ def change_of_behaviour(path, pairs, days_after=4):
     for k in range(pairs):
         series = replay.splice(history, ids[2 * k], ids[2 * k + 1], switch)
         audits = replay.replay(series, switch - 2 * 288,
-                               switch + days_after * 288)
+                               switch + days_after * 288,
+                               history_days=history_days,
+                               resources=resources)
         switch_time = series.start + switch * series.step
         hours, level = replay.recovery_hours(audits, switch_time)
         off_hours, _ = replay.recovery_hours(audits, switch_time,
@@ -100,20 +105,36 @@ def main(argv=None):
     parser.add_argument('--instances', type=int, default=20)
     parser.add_argument('--days', type=float, default=31)
     parser.add_argument('--pairs', type=int, default=5)
+    parser.add_argument('--history-days', type=float, default=7,
+                        help='Days of history each audit profiles '
+                             '(default 7, as the strategy).')
+    parser.add_argument('--resources', default='cpu,memory',
+                        help='Resources profiled (default cpu,memory; '
+                             'the Markov chain is over them).')
+    parser.add_argument('--skip-month', action='store_true')
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args(argv)
     args.trace = demo.find_trace(args.trace)
     if args.trace is None:
         parser.error('no Bitbrains trace found; give --trace')
-    out = {'month': month(args.trace, args.instances, args.days),
-           'change_of_behaviour': change_of_behaviour(args.trace,
-                                                      args.pairs)}
+    resources = tuple(args.resources.split(','))
+    out = {'month': None if args.skip_month else month(
+        args.trace, args.instances, args.days, args.history_days, resources),
+        'change_of_behaviour': change_of_behaviour(
+            args.trace, args.pairs, args.history_days, resources)}
     if args.json:
         print(json.dumps(out, indent=2, sort_keys=True))
         return 0
-    m = out['month']
-    print('Replay: %d VMs, %d hourly audits, %.0f s' % (
-        m['instances'], m['audits'], m['seconds']))
+    if out['month']:
+        print_month(out['month'])
+    print_changes(out['change_of_behaviour'])
+    return 0
+
+
+def print_month(m):
+    print('Replay: %d VMs, %d hourly audits of %s days of %s, %.0f s' % (
+        m['instances'], m['audits'], m['history_days'],
+        '+'.join(m['resources']), m['seconds']))
     print('%-16s %8s %8s %7s %7s %7s %7s' % (
         'CPU, 1 h ahead', 'MAE', 'pinball', 'cov80', 'cov90', 'lullP',
         'lullR'))
@@ -123,13 +144,15 @@ def main(argv=None):
         print('%-16s %8.4f %8.4f %7.3f %7.3f %7.3f %7.3f' % (
             key, f['mae'], f['pinball'], f['coverage_80'], f['coverage_90'],
             f['lull_precision'], f['lull_recall']))
+
+
+def print_changes(changes):
     print('Change of behaviour (hours until MAE is back within 20 % of its '
           'pre-switch level):')
-    for r in out['change_of_behaviour']:
+    for r in changes:
         print('  %s -> %s: learning on %s h, off %s h (pre-switch MAE %s)' % (
             r['first'], r['then'], r['hours_to_recover_on'],
             r['hours_to_recover_off'], r['pre_switch_mae']))
-    return 0
 
 
 if __name__ == '__main__':

@@ -67,7 +67,7 @@ def window(history, end_index, days, resources=('cpu', 'memory')):
 
 def replay(history, first_audit, last_audit, history_days=7,
            horizon_steps=12, every=HOUR, options=None, resource='cpu',
-           lull_thresholds=None, on_audit=None):
+           lull_thresholds=None, on_audit=None, resources=('cpu', 'memory')):
     """Run audits from index ``first_audit`` to ``last_audit`` (grid
     indices of "now"), every ``every`` seconds.
 
@@ -80,8 +80,10 @@ def replay(history, first_audit, last_audit, history_days=7,
     stored, issued, audits = {}, [], []
     thresholds = lull_thresholds or {}
     for index in range(first_audit, last_audit + 1, stride):
-        seen = window(history, index, history_days)
-        result = engine.Profiler().profile(seen, horizon_steps)
+        seen = window(history, index, history_days, resources)
+        result = engine.Profiler(
+            min_history_steps=min(288, seen.n_steps),
+            markov_resources=resources).profile(seen, horizon_steps)
         if resource not in result.forecasts:
             continue
         off = result.forecasts[resource].quantiles.copy()
