@@ -149,9 +149,8 @@ def test_walk_revisions_up_and_down(url):
         assert migration.version(url) == revision.revision
     assert migration.version(url) == ','.join(migration.head_revisions())
     assert _schema_differences(url) == []
-    assert _plugin_tables(url) == [
-        'predictive_alembic_version', 'predictive_forecast',
-        'predictive_profile', 'predictive_throttle']
+    assert _plugin_tables(url) == sorted(
+        [migration.VERSION_TABLE] + list(models.Base.metadata.tables))
 
     for revision in reversed(revisions):
         target = revision.down_revision or 'base'
@@ -174,7 +173,7 @@ def test_mysql_tables_are_innodb_utf8mb4(url):
         'FROM information_schema.tables '
         'WHERE table_schema = DATABASE() '
         "AND table_name LIKE 'predictive\\_%'")).all())
-    assert len(rows) == 4
+    assert len(rows) == len(models.Base.metadata.tables) + 1
     for name, engine, collation in rows:
         assert engine == 'InnoDB', name
         assert collation.startswith('utf8mb4'), name
