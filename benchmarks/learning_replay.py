@@ -25,6 +25,7 @@ never judged.
 
 import argparse
 import json
+import sys
 import time
 
 from watcher_predictive.cmd import demo
@@ -62,8 +63,14 @@ def month(path, instances, days, history_days, resources):
     thresholds = {uuid: 0.1 * flavors[uuid]['vcpus']
                   for uuid in history.instance_ids}
     started = time.time()
+    def progress(index, _states):
+        if (index - first) % (24 * steps_per_hour) == 0:
+            print('day %.0f of the trace' % (index * history.step / 86400),
+                  file=sys.stderr, flush=True)
+
     audits = replay.replay(history, first, last, history_days=history_days,
-                           lull_thresholds=thresholds, resources=resources)
+                           lull_thresholds=thresholds, resources=resources,
+                           on_audit=progress)
     figures = week_figures(audits)
     figures['instances'] = len(history.instance_ids)
     figures['history_days'] = history_days

@@ -71,12 +71,16 @@ def eg_step(weights, member_medians, combined, truth, scale, learning_rate,
     return (1 - share) * new + share / new.size
 
 
-def calibrate(log_factor, nominal, observed, rate, bound=3.0):
-    """New log width factor of an interval after one scored forecast."""
+def calibrate(log_factor, nominal, observed, rate, bounds=(-1.0, 2.0)):
+    """New log width factor of an interval after one scored forecast.
+
+    Bounded: an idle guest's interval covers everything however narrow
+    it is, and must not shrink without end before the guest wakes up.
+    """
     if observed is None or math.isnan(observed):
         return log_factor
     value = log_factor + rate * (nominal - observed)
-    return float(min(bound, max(-bound, value)))
+    return float(min(bounds[1], max(bounds[0], value)))
 
 
 def ewma(previous, value, rate, count):

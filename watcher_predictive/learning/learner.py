@@ -271,10 +271,8 @@ class Learner:
         weights /= weights.sum(axis=2, keepdims=True)
         combined = np.einsum('nhk,knh->nh', weights, medians)
         quantiles = forecast.quantiles.copy()
-        calibrated = np.asarray(model.scored_instances_) > 0
-        shift = np.where(calibrated[:, None],
-                         combined - quantiles[:, :, median], 0.0)
-        quantiles += shift[:, :, None]
+        # The whole distribution moves with its median.
+        quantiles += (combined - quantiles[:, :, median])[:, :, None]
         center = quantiles[:, :, median]
         for column, nominal in ((0, 80), (1, 90)):
             for level in scoring.INTERVALS[nominal]:
