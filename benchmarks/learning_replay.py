@@ -63,6 +63,7 @@ def month(path, instances, days, history_days, resources):
     thresholds = {uuid: 0.1 * flavors[uuid]['vcpus']
                   for uuid in history.instance_ids}
     started = time.time()
+
     def progress(index, _states):
         if (index - first) % (24 * steps_per_hour) == 0:
             print('day %.0f of the trace' % (index * history.step / 86400),

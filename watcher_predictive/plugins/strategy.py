@@ -31,10 +31,10 @@ from watcher_predictive.anticipation import types
 from watcher_predictive import conf as predictive_conf
 from watcher_predictive import exception
 from watcher_predictive.i18n import _
-from watcher_predictive.plugins import learning as learning_audit
 from watcher_predictive.plugins.actions import gated
 from watcher_predictive.plugins.actions import throttle
 from watcher_predictive.plugins import cluster
+from watcher_predictive.plugins import learning as learning_audit
 from watcher_predictive.plugins import parameters
 from watcher_predictive.profiler import engine as profiler
 from watcher_predictive.storage import api as storage

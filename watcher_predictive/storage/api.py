@@ -32,6 +32,7 @@ from sqlalchemy import exc as sa_exc
 
 from watcher_predictive import exception
 from watcher_predictive.storage import engine as storage_engine
+from watcher_predictive.storage import learning as learning_store
 from watcher_predictive.storage import migration
 from watcher_predictive.storage import models
 from watcher_predictive.storage import records
@@ -79,7 +80,7 @@ def configured_url(conf=None):
     return url
 
 
-class Store:
+class Store(learning_store.LearningStore):
     """Access to the plugin's tables in one database.
 
     :param url: SQLAlchemy URL of the database.
@@ -177,21 +178,6 @@ class Store:
                             history_end=int(row.history_end),
                             version=int(row.version))
         return found
-
-    def all_profiles(self) -> list[ProfileRecord]:
-        """Every stored profile (for the operator's commands)."""
-        profile = models.Profile
-        with self._errors('all_profiles'):
-            with self._engine.connect() as conn:
-                return [ProfileRecord(
-                    instance_uuid=row.instance_uuid,
-                    state=json.loads(row.state),
-                    history_end=int(row.history_end),
-                    version=int(row.version))
-                    for row in conn.execute(sa.select(
-                        profile.instance_uuid, profile.state,
-                        profile.history_end, profile.version)
-                        .order_by(profile.instance_uuid))]
 
     def save_audit(self, audit_uuid, profiles, forecasts, errors=()):
         """Save the profiles and forecasts of one audit, all or nothing.
@@ -303,91 +289,6 @@ class Store:
             for ids in _chunks(old):
                 conn.execute(sa.delete(forecast)
                              .where(forecast.id.in_(ids)))
-
-    def _write_errors(self, conn, rows, now):
-        try:
-            for chunk in _chunks(rows):
-                conn.execute(sa.insert(models.ForecastError),
-                             [dict(row, created_at=now) for row in chunk])
-        except sa_exc.IntegrityError as error:
-            # The unique (instance, resource, model, issued_at): another
-            # audit scored the same forecast; its profile version changed
-            # too, so reloading and scoring again skips it.
-            raise exception.ConcurrentUpdate(
-                message='A forecast was scored by a concurrent audit (%s). '
-                        'Nothing was written; reload the profiles and '
-                        'retry.' % storage_engine.describe(error, self._url),
-                what='forecast errors', expected=None, found=None,
-                attempts=0)
-        error = models.ForecastError
-        for chunk in _chunks(sorted({row['instance_uuid'] for row in rows})):
-            rank = sa.func.row_number().over(
-                partition_by=error.instance_uuid,
-                order_by=(error.issued_at.desc(), error.id.desc()),
-            ).label('rank')
-            ranked = (sa.select(error.id, rank)
-                      .where(error.instance_uuid.in_(chunk)).subquery())
-            old = conn.execute(
-                sa.select(ranked.c.id)
-                .where(ranked.c.rank > self.errors_kept)).scalars().all()
-            for ids in _chunks(old):
-                conn.execute(sa.delete(error).where(error.id.in_(ids)))
-
-    def forecasts_to_score(self, instance_ids, issued_after=None,
-                           model='ensemble') -> list[ForecastRecord]:
-        """Stored forecasts of these instances, oldest first.
-
-        :param issued_after: epoch seconds; only forecasts issued later.
-        """
-        forecast = models.Forecast
-        found = []
-        with self._errors('forecasts_to_score'):
-            with self._engine.connect() as conn:
-                for chunk in _chunks(sorted(set(instance_ids))):
-                    query = sa.select(forecast).where(
-                        forecast.instance_uuid.in_(chunk),
-                        forecast.model == model)
-                    if issued_after is not None:
-                        query = query.where(
-                            forecast.issued_at > int(issued_after))
-                    found.extend(records.forecast_from_row(row) for row in
-                                 conn.execute(query.order_by(
-                                     forecast.issued_at, forecast.id)))
-        return found
-
-    def forecast_errors(self, instance_uuid=None, resource=None,
-                        since=None) -> list[records.ErrorRow]:
-        """Stored scores, oldest first, optionally filtered."""
-        error = models.ForecastError
-        query = sa.select(error)
-        if instance_uuid is not None:
-            query = query.where(error.instance_uuid == instance_uuid)
-        if resource is not None:
-            query = query.where(error.resource == resource)
-        if since is not None:
-            query = query.where(error.issued_at >= int(since))
-        query = query.order_by(error.issued_at, error.id)
-        with self._errors('forecast_errors'):
-            with self._engine.connect() as conn:
-                return [records.error_from_row(row)
-                        for row in conn.execute(query)]
-
-    def purge_errors(self, older_than_days, now=None):
-        """Delete scores of forecasts issued before then; their number."""
-        if older_than_days < 0:
-            raise exception.StorageError(
-                reason='the age must not be negative, got %r days'
-                       % older_than_days)
-        now = time.time() if now is None else now
-        cutoff = int(now - older_than_days * 86400)
-        error = models.ForecastError
-        with self._errors('purge_errors'):
-            with self._engine.begin() as conn:
-                deleted = conn.execute(
-                    sa.delete(error).where(error.issued_at < cutoff)).rowcount
-        LOG.info('Purged %d forecast errors older than %s days from %s',
-                 deleted, older_than_days, self.safe_url)
-        return deleted
 
     def latest_forecasts(self, instance_uuid=None, resource=None,
                          limit=10) -> list[ForecastRecord]:

@@ -24,8 +24,8 @@ import datetime
 from oslo_utils import timeutils
 from sqlalchemy import BigInteger
 from sqlalchemy import DateTime
-from sqlalchemy import Float
 from sqlalchemy.dialects import mysql
+from sqlalchemy import Float
 from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy.orm import DeclarativeBase

@@ -54,10 +54,10 @@ def conf_path(tmp_path):
                                                 inside_90=11, steps_90=12))
               for model, mae in (('ensemble', 0.5), ('ema', 0.8))
               for days in (0.5, 1.5)]
-    store.save_audit('a', [api.ProfileUpdate(I1, state, NOW, None)], [
-        api.ForecastRecord(I1, 'cpu', 'ensemble', NOW, NOW, 300,
-                           [0.1, 0.5, 0.9], [[0.5, 1.0, 1.5]] * 2)],
-        errors=errors)
+    forecast = api.ForecastRecord(I1, 'cpu', 'ensemble', NOW, NOW, 300,
+                                  [0.1, 0.5, 0.9], [[0.5, 1.0, 1.5]] * 2)
+    store.save_audit('a', [api.ProfileUpdate(I1, state, NOW, None)],
+                     [forecast], errors=errors)
     store.dispose()
     path = tmp_path / 'watcher.conf'
     path.write_text('[database]\nconnection = %s\n' % url)

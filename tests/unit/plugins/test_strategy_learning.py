@@ -28,7 +28,8 @@ from watcher_predictive.storage import api as storage
 from watcher_predictive.storage import migration
 from watcher_predictive.storage import models
 from watcher_predictive.telemetry import trace
-from tests.unit.plugins import test_strategy as fixtures
+
+from tests.unit.plugins import test_strategy as fixtures  # noqa: I202
 
 STEP = 300
 NOW = fixtures.NOW
