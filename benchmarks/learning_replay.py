@@ -78,6 +78,7 @@ def month(path, instances, days, history_days, resources):
     figures['resources'] = list(resources)
     figures['audits'] = len(audits)
     figures['seconds'] = round(time.time() - started, 1)
+    print(json.dumps(figures, sort_keys=True), file=sys.stderr, flush=True)
     return figures
 
 
@@ -129,7 +130,8 @@ def main(argv=None):
     out = {'month': None if args.skip_month else month(
         args.trace, args.instances, args.days, args.history_days, resources),
         'change_of_behaviour': change_of_behaviour(
-            args.trace, args.pairs, args.history_days, resources)}
+            args.trace, args.pairs, args.history_days, resources)
+        if args.pairs > 0 else []}
     if args.json:
         print(json.dumps(out, indent=2, sort_keys=True))
         return 0
