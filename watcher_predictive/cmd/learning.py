@@ -154,7 +154,9 @@ def _accuracy(args):
 
 
 def _hourly_shape(member_state, step):
-    slots = member_state.get('slot_mean') if member_state else None
+    slots = None
+    for key in ('slot_mean_', 'slot_mean'):
+        slots = slots or (member_state or {}).get(key)
     if not slots:
         return None
     per_hour = max(1, 3600 // step)
@@ -239,8 +241,10 @@ def _profile_show(args):
     rows = []
     for resource, r in summary['resources'].items():
         shape = r['seasonal_shape_by_hour']
-        rows.append([resource,
-                     ' '.join(_fmt(v, 2) for v in shape) if shape else '-',
+        # Two lines of twelve hours.
+        text = '\n'.join(' '.join(_fmt(v, 2) for v in shape[k:k + 12])
+                         for k in range(0, len(shape), 12)) if shape else '-'
+        rows.append([resource, text,
                      r['arima_order'],
                      ', '.join('%s %.2f' % kv for kv in sorted(
                          (r['ensemble_weights'] or {}).items())),

@@ -33,8 +33,8 @@ def conf_path(tmp_path):
     state = {
         'step': 300, 'history_end': NOW,
         'models': {'cpu': {'model': 'ensemble', 'members': {
-            'seasonal_profile': {'slot_mean': [float(i // 12) for i in
-                                               range(288)]},
+            'seasonal_profile': {'slot_mean_': [float(i // 12) for i in
+                                                range(288)]},
             'seasonal_arima': {'arima': {'order': [1, 0, 0]}}}}},
         'markov': {'states': ['cpu:low', 'cpu:mid', 'cpu:high'],
                    'counts': [[8, 1, 1], [1, 8, 1], [0, 1, 9]],
