@@ -21,6 +21,19 @@ RESIZE = 'resize'
 THROTTLE = 'throttle'
 ACTION_KINDS = (MIGRATE, RESIZE, THROTTLE)
 
+# Where a task in the queue comes from.
+SOURCE_OVERLOAD = 'overload'
+SOURCE_RIGHT_SIZE = 'right_size'
+SOURCE_CONSOLIDATION = 'consolidation'
+SOURCE_OPERATOR = 'operator'
+TASK_SOURCES = (SOURCE_OVERLOAD, SOURCE_RIGHT_SIZE, SOURCE_CONSOLIDATION,
+                SOURCE_OPERATOR)
+
+# What became of a task in one audit.
+PLANNED = 'planned'
+DEFERRED = 'deferred'
+EXPIRED = 'expired'
+
 
 @dataclasses.dataclass(frozen=True)
 class Flavor:
@@ -85,6 +98,27 @@ class PlanParameters:
     actions_allowed: tuple = ACTION_KINDS
     max_actions: int = 20
     max_migrations_per_host: int = 2
+    min_confidence: float = 0.0
+    """Act only on instances whose forecast confidence (one minus the
+    mean width of the 0.1-0.9 interval, as a share of the vCPUs; zero for
+    a fallback forecast) reaches this value."""
+    blackout_windows: tuple = ()
+    """Daily (start, end) seconds after midnight UTC in which no action
+    may run; end < start wraps past midnight."""
+    dry_run: bool = False
+    """Plan and report, but return no action."""
+    consolidation_threshold: float = 0.0
+    """Empty a host whose predicted demand stays below this fraction of
+    its threshold capacity over the horizon (0 disables)."""
+    resize_up_usage: float = 0.9
+    """Resize up ahead of a predicted sustained peak: the median staying
+    at or above this fraction of the vCPUs for ``sustained_steps``."""
+    sustained_steps: int = 3
+    deadline_near: int = 3600
+    busy_migration: bool = False
+    """When no guest of an overloaded host has a lull, migrate a busy one
+    in its least busy window before the overload (costlier)."""
+    """Operator tasks due within this many seconds go first."""
 
 
 @dataclasses.dataclass
@@ -105,6 +139,12 @@ class PlannedAction:
     flavor: str = None
     cpu_limit: float = None
     """Throttle: vCPUs the guest may use during the window."""
+    task_id: str = None
+    """The operator task this action carries out; None for the engine's
+    own tasks."""
+    source: str = SOURCE_OVERLOAD
+    cost: float = 0.0
+    """Predicted cost (see :mod:`cost`)."""
 
     @property
     def in_lull(self):
@@ -121,6 +161,65 @@ class Plan:
     host_demand: dict
     """Host name -> predicted CPU demand (vCPUs) per step, after the plan."""
     host_capacity: dict
+    tasks: list = dataclasses.field(default_factory=list)
+    """Every :class:`Task` of the queue, planned or not, in priority
+    order."""
+    dry_run_actions: list = dataclasses.field(default_factory=list)
+    """In a dry run, the actions that would have been planned."""
+    overload_avoided: float = 0.0
+    """Predicted host overload (vCPU-seconds above the threshold)
+    removed by the plan."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorTask:
+    """A task an operator enqueued.
+
+    It is done in the first suitable lull of the instance before
+    ``deadline``.
+    """
+
+    id: str
+    instance_uuid: str
+    kind: str
+    deadline: int
+    """Epoch seconds (UTC)."""
+    flavor: str = None
+    """Resize: the flavor name to resize to."""
+    reason: str = ''
+
+
+@dataclasses.dataclass
+class Task:
+    """One entry of the task queue.
+
+    ``priority`` is benefit times release probability over cost; tasks
+    whose deadline is near go before any priority.
+    """
+
+    kind: str
+    source: str
+    instance_uuid: str
+    benefit: float
+    cost: float
+    release_probability: float
+    reason: str
+    target: str = None
+    """Destination host of a migration, flavor of a resize."""
+    cpu_needed: float = 0.0
+    """Peak vCPUs (at the demand quantile) the task books on its
+    target."""
+    memory_mb: float = 0.0
+    deadline: int = None
+    task_id: str = None
+    status: str = DEFERRED
+    note: str = ''
+    """Why it was deferred or expired."""
+
+    @property
+    def priority(self):
+        return (self.benefit * self.release_probability /
+                max(self.cost, 1e-6))
 
 
 def iso_utc(epoch_seconds):

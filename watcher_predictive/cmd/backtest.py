@@ -21,9 +21,9 @@ scored on the same points.
 
 import datetime
 import json
-import sys
 import time
 
+from watcher_predictive.cmd import progress as progress_mod
 from watcher_predictive import exception
 from watcher_predictive.profiler import history as history_mod
 
@@ -79,6 +79,7 @@ def add_parser(subparsers):
                                  ARIMA, SEED, DEFAULT_ARIMA_SAMPLE))
     parser.add_argument('--json', action='store_true',
                         help='Print one JSON object only.')
+    progress_mod.add_arguments(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -204,9 +205,9 @@ def run(args):
     lull_level = None if capacity is None else args.lull_level
     samples = {ARIMA: args.arima_sample} if args.arima_sample > 0 else {}
 
-    def progress(line):
-        print('backtest: %s' % line, file=sys.stderr, flush=True)
-
+    progress = progress_mod.Progress.from_args('backtest', args)
+    progress('%d series of %s read' % (len(history.instance_ids),
+                                       args.trace))
     report = backtest.evaluate(
         history, factories, resource=args.resource, horizon=args.horizon,
         holdout_days=args.holdout_days, lull_level=lull_level,

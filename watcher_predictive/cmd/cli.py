@@ -18,7 +18,10 @@ import sys
 import warnings
 
 from watcher_predictive.cmd import backtest
+from watcher_predictive.cmd import forecast
 from watcher_predictive.cmd import learning as learning_cmd
+from watcher_predictive.cmd import progress
+from watcher_predictive.cmd import simulate
 from watcher_predictive import exception
 
 
@@ -57,7 +60,8 @@ def _demo(args):
                        cpu_ratio=args.cpu_ratio,
                        holdout_days=args.holdout_days, parameters=params,
                        state_dir=args.state_dir,
-                       out=(lambda *a: None) if args.json else print)
+                       out=(lambda *a: None) if args.json else print,
+                       progress=progress.Progress.from_args('demo', args))
     if args.json:
         print(json.dumps(actions, indent=2, sort_keys=True))
     return 0
@@ -95,8 +99,11 @@ def build_parser():
                       '(default: a new temporary folder).')
     demo.add_argument('--json', action='store_true',
                       help='Print the actions as JSON only.')
+    progress.add_arguments(demo)
     demo.set_defaults(func=_demo)
     backtest.add_parser(sub)
+    forecast.add_parser(sub)
+    simulate.add_parser(sub)
     learning_cmd.add_parsers(sub)
     return parser
 

@@ -63,6 +63,8 @@ def _import_watcher():
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         import watcher.common.clients  # noqa: F401
+        # That import sets simplefilter('once'): ignore again.
+        warnings.simplefilter('ignore')
         import watcher.common.service  # noqa: F401
         import watcher.conf  # noqa: F401
         import watcher.decision_engine.sync  # noqa: F401
@@ -125,10 +127,12 @@ def load_workload(trace_path, n_instances, step, candidates=120):
 
 def run(trace_path=None, n_instances=40, n_hosts=5, host_cores=24,
         cpu_ratio=4.0, holdout_days=1.0, parameters=None, state_dir=None,
-        out=print, now=None):
+        out=print, now=None, progress=None):
     """Run one audit and print its action plan; returns the plan's actions
-    as dicts.
+    as dicts. ``progress`` is called with a line as each phase starts.
     """
+    progress = progress or (lambda line: None)
+    progress('preparing Watcher\'s database')
     _import_watcher()
     from watcher.common import context as watcher_context
     from watcher.db.sqlalchemy import migration as watcher_migration
@@ -152,6 +156,7 @@ def run(trace_path=None, n_instances=40, n_hosts=5, host_cores=24,
     context = watcher_context.make_context(is_admin=True)
     sync.Syncer().sync()
 
+    progress('loading the telemetry of %d guests' % n_instances)
     history, shapes, origin = load_workload(trace_path, n_instances, step)
     # Replay: the trace is cut ``holdout_days`` before its end, and that
     # point is made "now"; the audit sees only what came before it.
@@ -188,7 +193,9 @@ def run(trace_path=None, n_instances=40, n_hosts=5, host_cores=24,
     strategy.flavors = sim.flavors
     strategy.store = storage.Store(url)
     strategy.clock = lambda: now
+    progress('auditing: profiling, forecasting and planning')
     solution = strategy.execute(audit=audit)
+    progress('scheduling the action plan')
 
     planner = loading.DefaultPlannerLoader().load(strategy.planner)
     action_plan = planner.schedule(context, audit.id, solution)
@@ -211,6 +218,12 @@ def run(trace_path=None, n_instances=40, n_hosts=5, host_cores=24,
         out('  %-32s %s' % (indicator['name'], indicator['value']))
     out('')
     out('State kept in %s' % state_dir)
+    # A watcher.conf naming that database, for the inspection commands.
+    conf_path = os.path.join(state_dir, 'watcher.conf')
+    with open(conf_path, 'w') as f:
+        f.write('[database]\nconnection = %s\n' % url)
+    out('Inspect a guest: watcher-predictive forecast show <instance uuid> '
+        '--config-file %s' % conf_path)
     return [_action_dict(a) for a in actions]
 
 

@@ -38,20 +38,20 @@ TELEMETRY_OPTS = [
                help='Where the history of every instance is read from.'),
     cfg.IntOpt('telemetry_timeout',
                default=30, min=1, max=600,
-               help='Timeout, in seconds, of one request to the telemetry '
-                    'service. An audit whose telemetry cannot be read within '
-                    'it fails and stores nothing.'),
+               help='Timeout, in seconds (1 to 600), of one request to the '
+                    'telemetry service. An audit whose telemetry cannot be '
+                    'read within it fails and stores nothing.'),
     cfg.IntOpt('gnocchi_batch_size',
                default=50, min=1, max=1000,
-               help='Number of instances whose measures are fetched with one '
-                    'Gnocchi aggregates request.'),
+               help='Number of instances (1 to 1000) whose measures are '
+                    'fetched with one Gnocchi aggregates request.'),
     cfg.IntOpt('history_days',
                default=7, min=1, max=90,
-               help='Days of history read for an instance the plugin has not '
-                    'profiled before.'),
+               help='Days (1 to 90) of history read for an instance the '
+                    'plugin has not profiled before.'),
     cfg.StrOpt('trace_path',
-               help='Folder or file of the trace replayed when '
-                    'telemetry_source is "trace".'),
+               help='Path of the folder or file of the trace replayed when '
+                    'telemetry_source is "trace"; unused otherwise.'),
     cfg.StrOpt('trace_format',
                default='bitbrains',
                choices=[('bitbrains', 'GWA-T-12 Bitbrains: one ";"-separated '
@@ -68,9 +68,9 @@ STORAGE_OPTS = [
                     'deployments use.'),
     cfg.IntOpt('forecasts_kept_per_instance',
                default=48, min=1, max=10000,
-               help='Number of issued forecasts kept per instance and '
-                    'resource; older ones are deleted when a new one is '
-                    'stored.'),
+               help='Number of issued forecasts (1 to 10000) kept per '
+                    'instance and resource; older ones are deleted when a '
+                    'new one is stored.'),
 ]
 
 ACTION_OPTS = [
@@ -83,12 +83,15 @@ ACTION_OPTS = [
                     'host.'),
     cfg.IntOpt('window_poll_interval',
                default=30, min=1, max=3600,
-               help='Seconds between two checks of a window-gated action '
-                    'that waits for the start of its window.'),
+               help='Seconds (1 to 3600) between two checks of a '
+                    'window-gated action that waits for the start of its '
+                    'window.'),
     cfg.IntOpt('max_window_wait',
                default=86400, min=0, max=7 * 86400,
-               help='Longest time, in seconds, that a window-gated action '
-                    'waits for its window to open before it is skipped.'),
+               help='Longest time, in seconds (0 to 604800, one week), that '
+                    'a window-gated action waits for its window to open; an '
+                    'action whose window opens later is skipped. 0 runs only '
+                    'the actions whose window is already open.'),
 ]
 
 ALL_OPTS = TELEMETRY_OPTS + STORAGE_OPTS + ACTION_OPTS

@@ -83,6 +83,52 @@ class TasksInPredictedLull(_Count):
                     '(release probability above zero).')
 
 
+class TasksQueued(_Count):
+    NAME = 'tasks_queued'
+    DESCRIPTION = _('The number of tasks in the queue of this audit '
+                    '(overload relief, right-sizing, consolidation and '
+                    'operator tasks), planned or not.')
+
+
+class TasksDeferred(_Count):
+    NAME = 'tasks_deferred'
+    DESCRIPTION = _('The number of queued tasks not planned in this audit '
+                    '(no lull before the deadline, no host with headroom, '
+                    'a limit reached); the log says why for each.')
+
+
+class OperatorTasksPlanned(_Count):
+    NAME = 'operator_tasks_planned'
+    DESCRIPTION = _('The number of operator tasks planned in a lull before '
+                    'their deadline.')
+
+
+class ConsolidationMigrationsPlanned(_Count):
+    NAME = 'consolidation_migrations_planned'
+    DESCRIPTION = _('The number of migrations planned to empty hosts '
+                    'predicted to stay lightly used.')
+
+
+class ActionsWithheldDryRun(_Count):
+    NAME = 'actions_withheld_dry_run'
+    DESCRIPTION = _('The number of actions a dry-run audit planned but did '
+                    'not add to the action plan (the other indicators count '
+                    'them as planned).')
+
+
+class PredictedOverloadAvoided(indicators.IndicatorSpecification):
+    def __init__(self):
+        super().__init__(
+            name='predicted_overload_avoided',
+            description=_('Predicted host CPU demand above the threshold '
+                          'that the plan removes, in vCPU-minutes.'),
+            unit='vCPU-min')
+
+    @property
+    def schema(self):
+        return {'type': 'number', 'minimum': 0}
+
+
 class MeanReleaseProbability(indicators.IndicatorSpecification):
     def __init__(self):
         super().__init__(
@@ -119,6 +165,12 @@ class PredictiveOptimizationSpec(base.EfficacySpecification):
             ThrottlesPlanned(),
             TasksInPredictedLull(),
             MeanReleaseProbability(),
+            TasksQueued(),
+            TasksDeferred(),
+            OperatorTasksPlanned(),
+            ConsolidationMigrationsPlanned(),
+            ActionsWithheldDryRun(),
+            PredictedOverloadAvoided(),
         ]
 
     def get_global_efficacy_indicator(self, indicators_map=None):

@@ -19,6 +19,7 @@ so fields are only ever added, each with a default.
 
 import json
 
+from watcher_predictive.anticipation import cost
 from watcher_predictive.anticipation import types
 from watcher_predictive import exception
 
@@ -90,6 +91,43 @@ SCHEMA = {
                            'skipped and counted.',
             'type': 'integer', 'minimum': 3600, 'maximum': 90 * 86400,
             'default': 86400},
+        'min_confidence': {
+            'description': 'Act only on instances whose forecast confidence '
+                           '(one minus the mean width of the 0.1-0.9 '
+                           'interval as a share of the vCPUs; 0 for a '
+                           'fallback forecast) reaches this value.',
+            'type': 'number', 'minimum': 0, 'maximum': 1, 'default': 0.0},
+        'blackout_windows': {
+            'description': 'Daily windows, HH:MM-HH:MM in UTC, in which no '
+                           'action may run (22:00-02:00 wraps past '
+                           'midnight).',
+            'type': 'array', 'uniqueItems': True,
+            'items': {'type': 'string',
+                      'pattern': '^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$'},
+            'default': []},
+        'dry_run': {
+            'description': 'Plan and report (efficacy indicators and the '
+                           'log) without adding any action.',
+            'type': 'boolean', 'default': False},
+        'consolidation_threshold': {
+            'description': 'Empty a host whose predicted CPU demand stays '
+                           'below this fraction of its threshold capacity '
+                           'over the horizon, when every guest can move '
+                           'in a lull (0 disables consolidation).',
+            'type': 'number', 'minimum': 0, 'maximum': 1, 'default': 0.0},
+        'busy_migration': {
+            'description': 'When no guest of a host predicted to overload '
+                           'has a lull that relieves it, live migrate a '
+                           'busy guest in its least busy window before the '
+                           'overload (its cost is higher and counted).',
+            'type': 'boolean', 'default': False},
+        'resize_up_usage': {
+            'description': 'Resize an instance up ahead of a predicted '
+                           'sustained peak: its median CPU forecast at or '
+                           'above this fraction of its vCPUs for three '
+                           'consecutive steps.',
+            'type': 'number', 'exclusiveMinimum': 0, 'maximum': 1,
+            'default': 0.9},
     },
     'additionalProperties': False,
 }
@@ -139,7 +177,14 @@ def plan_parameters(values):
         burst_ratio=merged['burst_ratio'],
         actions_allowed=tuple(merged['actions_allowed']),
         max_actions=merged['max_actions'],
-        max_migrations_per_host=merged['max_migrations_per_host'])
+        max_migrations_per_host=merged['max_migrations_per_host'],
+        min_confidence=merged['min_confidence'],
+        blackout_windows=tuple(cost.parse_blackout(text)
+                               for text in merged['blackout_windows']),
+        dry_run=bool(merged['dry_run']),
+        consolidation_threshold=merged['consolidation_threshold'],
+        resize_up_usage=merged['resize_up_usage'],
+        busy_migration=bool(merged['busy_migration']))
     return params, merged['min_history']
 
 

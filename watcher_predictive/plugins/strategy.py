@@ -86,6 +86,9 @@ class PredictiveAnticipation(base.BaseStrategy):
         self.clock = time.time
         self.last_plan = None
         self.last_profile = None
+        # Operator tasks (types.OperatorTask) to plan in this audit; the
+        # task store fills them in.
+        self.operator_tasks = ()
 
     @classmethod
     def get_name(cls):
@@ -152,12 +155,13 @@ class PredictiveAnticipation(base.BaseStrategy):
                 hosts, instances, result.forecasts,
                 flavors=self._flavors() if types.RESIZE in
                 p.actions_allowed else (),
-                peaks=result.peaks)
+                peaks=result.peaks, operator_tasks=self.operator_tasks)
         self.last_plan = plan_
         actions = plan_.actions if plan_ else []
         for action in actions:
             self._add_action(action)
-        self._set_indicators(instances, result, actions)
+        self._report(plan_)
+        self._set_indicators(instances, result, plan_)
         self._save(store, audit, result, stored, now, learned)
 
     def post_execute(self):
@@ -188,7 +192,29 @@ class PredictiveAnticipation(base.BaseStrategy):
             action_type=action_type, resource_id=action.instance_uuid,
             input_parameters=params)
 
-    def _set_indicators(self, instances, result, actions):
+    def _report(self, plan_):
+        """Log what a dry run would have done, and why tasks were not
+        planned.
+        """
+        if plan_ is None:
+            return
+        for action in plan_.dry_run_actions:
+            LOG.info('Dry run: would %s %s (%s-%s): %s', action.kind,
+                     action.instance_name, types.iso_utc(action.window_start),
+                     types.iso_utc(action.window_end), action.reason)
+        for task in plan_.tasks:
+            if task.status != types.PLANNED:
+                LOG.info('Task %s of %s (%s%s) %s: %s', task.kind,
+                         task.instance_uuid, task.source,
+                         ', operator task %s' % task.task_id
+                         if task.task_id else '', task.status, task.note)
+
+    def _set_indicators(self, instances, result, plan_):
+        actions = []
+        tasks = []
+        if plan_ is not None:
+            actions = plan_.actions or plan_.dry_run_actions
+            tasks = plan_.tasks
         counts = {kind: sum(1 for a in actions if a.kind == kind)
                   for kind in types.ACTION_KINDS}
         in_lull = [a for a in actions
@@ -202,7 +228,19 @@ class PredictiveAnticipation(base.BaseStrategy):
             resizes_planned=counts[types.RESIZE],
             throttles_planned=counts[types.THROTTLE],
             tasks_in_predicted_lull=len(in_lull),
-            mean_release_probability=round(mean_release, 4))
+            mean_release_probability=round(mean_release, 4),
+            tasks_queued=len(tasks),
+            tasks_deferred=sum(1 for t in tasks
+                               if t.status != types.PLANNED),
+            operator_tasks_planned=sum(1 for a in actions if a.task_id),
+            consolidation_migrations_planned=sum(
+                1 for a in actions
+                if a.source == types.SOURCE_CONSOLIDATION),
+            actions_withheld_dry_run=len(plan_.dry_run_actions)
+            if plan_ is not None else 0,
+            predicted_overload_avoided=round(max(
+                plan_.overload_avoided if plan_ is not None else 0.0,
+                0.0) / 60.0, 1))
 
     def _save(self, store, audit, result, stored, now, learned=None):
         audit_uuid = getattr(audit, 'uuid', None)

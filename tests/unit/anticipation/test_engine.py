@@ -172,3 +172,121 @@ def test_ledger_never_promises_headroom_twice():
     assert not ledger.fits('d', demand, 1024, vcpus=2)
     assert not ledger.fits('d', np.zeros(3), 3000)
     assert ledger.min_headroom('d') == pytest.approx(1.0)
+
+
+# -- the task queue ----------------------------------------------------------
+
+def _idle(uuid):
+    return (uuid, 0.05, 0.02)
+
+
+def test_operator_task_planned_in_first_lull_before_deadline():
+    hosts = [types.Host('a', 8, 16384), types.Host('b', 8, 16384)]
+    instances = [inst('x', 'a')]
+    # Busy for 3 steps, then idle: the first lull opens at step 3.
+    median = np.r_[np.full(3, 1.8), np.full(H - 3, 0.05)]
+    forecasts = {'cpu': fc([('x', median, 0.02)])}
+    op = types.OperatorTask(id='t-1', instance_uuid='x', kind='migrate',
+                            deadline=36000 + H * STEP, reason='maintenance')
+    plan = engine.AnticipationEngine(types.PlanParameters()).plan(
+        hosts, instances, forecasts, operator_tasks=[op])
+    [action] = plan.actions
+    assert action.task_id == 't-1'
+    assert action.destination_host == 'b'
+    assert action.window_start == 36000 + 3 * STEP
+    assert 'operator task t-1' in action.reason
+    [task] = plan.tasks
+    assert task.status == types.PLANNED and task.source == 'operator'
+
+
+def test_operator_task_past_deadline_or_later_is_not_planned():
+    hosts = [types.Host('a', 8, 16384), types.Host('b', 8, 16384)]
+    busy = {'cpu': fc([('x', 1.8, 0.02)])}
+    expired = types.OperatorTask('old', 'x', 'migrate', deadline=35000)
+    later = types.OperatorTask('later', 'x', 'migrate',
+                               deadline=36000 + 86400)
+    plan = engine.AnticipationEngine(types.PlanParameters()).plan(
+        hosts, [inst('x', 'a')], busy, operator_tasks=[expired, later])
+    assert plan.actions == []
+    status = {t.task_id: (t.status, t.note) for t in plan.tasks}
+    assert status['old'][0] == types.EXPIRED
+    assert status['later'][0] == types.DEFERRED
+    assert 'later audit' in status['later'][1]
+
+
+def test_engine_tasks_have_no_task_id():
+    hosts = [types.Host('hot', 4, 16384), types.Host('cool', 8, 16384)]
+    instances = [inst('a', 'hot'), inst('b', 'hot'), inst('c', 'cool')]
+    forecasts = {'cpu': fc([('a', idle_then_busy(), 0.02),
+                            ('b', 1.8, 0.05), ('c', 0.5, 0.05)])}
+    plan = engine.AnticipationEngine(types.PlanParameters(
+        actions_allowed=('migrate',))).plan(hosts, instances, forecasts)
+    assert plan.actions and all(a.task_id is None for a in plan.actions)
+    assert plan.overload_avoided > 0
+
+
+def test_dry_run_plans_but_returns_no_action():
+    hosts = [types.Host('hot', 4, 16384), types.Host('cool', 8, 16384)]
+    instances = [inst('a', 'hot'), inst('b', 'hot'), inst('c', 'cool')]
+    forecasts = {'cpu': fc([('a', idle_then_busy(), 0.02),
+                            ('b', 1.8, 0.05), ('c', 0.5, 0.05)])}
+    plan = engine.AnticipationEngine(types.PlanParameters(
+        actions_allowed=('migrate',), dry_run=True)).plan(
+            hosts, instances, forecasts)
+    assert plan.actions == []
+    assert [a.kind for a in plan.dry_run_actions] == ['migrate']
+
+
+def test_blackout_keeps_tasks_out_of_its_hours():
+    hosts = [types.Host('hot', 4, 16384), types.Host('cool', 8, 16384)]
+    instances = [inst('a', 'hot'), inst('b', 'hot'), inst('c', 'cool')]
+    forecasts = {'cpu': fc([('a', idle_then_busy(), 0.02),
+                            ('b', 1.8, 0.05), ('c', 0.5, 0.05)])}
+    # The forecast starts at 10:00 UTC (36000 s); the lull is 10:00-10:20.
+    plan = engine.AnticipationEngine(types.PlanParameters(
+        actions_allowed=('migrate',),
+        blackout_windows=((36000, 36000 + 3600),))).plan(
+            hosts, instances, forecasts)
+    assert plan.actions == []
+
+
+def test_low_confidence_forecasts_are_not_acted_on():
+    hosts = [types.Host('hot', 4, 16384), types.Host('cool', 8, 16384)]
+    instances = [inst('a', 'hot'), inst('b', 'hot'), inst('c', 'cool')]
+    forecasts = {'cpu': fc([('a', idle_then_busy(), 0.6),
+                            ('b', 1.8, 0.6), ('c', 0.5, 0.05)])}
+    params = dict(actions_allowed=('migrate',), release_threshold=0.0)
+    assert engine.AnticipationEngine(types.PlanParameters(**params)).plan(
+        hosts, instances, forecasts).actions
+    assert not engine.AnticipationEngine(types.PlanParameters(
+        min_confidence=0.5, **params)).plan(
+            hosts, instances, forecasts).actions
+
+
+def test_consolidation_empties_a_lightly_used_host():
+    hosts = [types.Host('light', 8, 16384), types.Host('used', 8, 16384),
+             types.Host('empty', 8, 16384)]
+    instances = [inst('x', 'light'), inst('y', 'used'), inst('z', 'used')]
+    forecasts = {'cpu': fc([_idle('x'), ('y', 1.0, 0.05),
+                            ('z', 1.0, 0.05)])}
+    plan = engine.AnticipationEngine(types.PlanParameters(
+        consolidation_threshold=0.3, actions_allowed=('migrate',))).plan(
+            hosts, instances, forecasts)
+    [action] = plan.actions
+    assert action.source == types.SOURCE_CONSOLIDATION
+    assert (action.instance_uuid, action.destination_host) == ('x', 'used')
+    assert 'switched off' in action.reason
+
+
+def test_near_deadline_operator_task_takes_the_headroom_first():
+    # One slot of headroom on 'b': the operator task due soon gets it,
+    # before the overload relief of host 'hot'.
+    hosts = [types.Host('hot', 4, 16384), types.Host('b', 3, 16384)]
+    instances = [inst('a', 'hot'), inst('o', 'hot'), inst('w', 'hot')]
+    forecasts = {'cpu': fc([('a', 0.05, 0.02), ('o', 0.05, 0.02),
+                            ('w', 3.5, 0.05)])}
+    op = types.OperatorTask('due', 'o', 'migrate', deadline=36000 + 1800)
+    plan = engine.AnticipationEngine(types.PlanParameters(
+        actions_allowed=('migrate',), max_migrations_per_host=1)).plan(
+            hosts, instances, forecasts, operator_tasks=[op])
+    assert [a.task_id for a in plan.actions] == ['due']

@@ -30,6 +30,12 @@ INDICATORS = {
     'throttles_planned': 2,
     'tasks_in_predicted_lull': 3,
     'mean_release_probability': 0.72,
+    'tasks_queued': 9,
+    'tasks_deferred': 2,
+    'operator_tasks_planned': 1,
+    'consolidation_migrations_planned': 1,
+    'actions_withheld_dry_run': 0,
+    'predicted_overload_avoided': 42.5,
 }
 
 

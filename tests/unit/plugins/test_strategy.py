@@ -140,6 +140,42 @@ class TestStrategy(base.TestCase):
         self.assertEqual(stored[HOT].version + 1, again[HOT].version)
         self.assertEqual(2, len(self.store.latest_forecasts(HOT, 'cpu')))
 
+    def test_dry_run_adds_no_action_but_reports_it(self):
+        audit = mock.Mock(uuid='bbbbbbbb-0000-0000-0000-000000000002')
+        with self.assertLogs('watcher_predictive.plugins.strategy',
+                             level='INFO') as logs:
+            solution = self.strategy({'dry_run': True}).execute(audit=audit)
+        self.assertEqual([], solution.actions)
+        indicators = {i['name']: i['value']
+                      for i in solution.efficacy_indicators}
+        self.assertEqual(2, indicators['actions_withheld_dry_run'])
+        self.assertEqual(1, indicators['migrations_planned'])
+        self.assertGreaterEqual(indicators['tasks_queued'], 2)
+        self.assertTrue(any('Dry run: would migrate' in line
+                            for line in logs.output))
+
+    def test_operator_task_is_planned_with_its_id(self):
+        strategy = self.strategy()
+        strategy.operator_tasks = [types.OperatorTask(
+            id='op-1', instance_uuid=IDLE_BIG, kind='resize',
+            flavor='m1.medium', deadline=NOW + 3600,
+            reason='new flavor policy')]
+        solution = strategy.execute(audit=mock.Mock(uuid='c' * 8))
+        moved = [a for a in solution.actions
+                 if a['input_parameters'].get('resource_id') == IDLE_BIG
+                 and a['action_type'] == 'predictive_resize']
+        # The operator's flavor, not the smaller one right-sizing picks.
+        self.assertEqual(1, len(moved))
+        self.assertEqual('m1.medium', moved[0]['input_parameters']['flavor'])
+        self.assertIn('operator task op-1',
+                      moved[0]['input_parameters']['reason'])
+        indicators = {i['name']: i['value']
+                      for i in solution.efficacy_indicators}
+        self.assertEqual(1, indicators['operator_tasks_planned'])
+        self.assertEqual('op-1', [a for a in strategy.last_plan.actions
+                                  if a.instance_uuid == IDLE_BIG and
+                                  a.kind == 'resize'][0].task_id)
+
     def test_rule_between_parameters(self):
         strategy = self.strategy({'horizon': 600, 'task_duration': 1200})
         self.assertRaisesRegex(exception.InvalidParameter, 'task_duration',
