@@ -19,6 +19,7 @@ import warnings
 
 from watcher_predictive.cmd import backtest
 from watcher_predictive.cmd import forecast
+from watcher_predictive.cmd import learning as learning_cmd
 from watcher_predictive.cmd import progress
 from watcher_predictive.cmd import simulate
 from watcher_predictive.cmd import tasks
@@ -105,6 +106,7 @@ def build_parser():
     forecast.add_parser(sub)
     simulate.add_parser(sub)
     tasks.add_parser(sub)
+    learning_cmd.add_parsers(sub)
     return parser
 
 

@@ -31,6 +31,7 @@ import warnings
 from oslo_config import cfg
 from oslo_log import log
 
+from watcher_predictive.conf import learning as learning_conf
 from watcher_predictive.conf import predictive
 from watcher_predictive import exception
 from watcher_predictive.storage import api
@@ -76,8 +77,11 @@ def _purge(conf, url):
     try:
         store.check_schema()
         forecasts, throttles = store.purge(conf.command.older_than)
+        errors = store.purge_errors(conf.command.older_than)
     finally:
         store.dispose()
+    print('Deleted %d forecast errors older than %d days.' % (
+        errors, conf.command.older_than))
     print('Deleted %d forecasts and %d reverted throttles older than %d '
           'days from %s.' % (forecasts, throttles, conf.command.older_than,
                              store.safe_url))
@@ -105,8 +109,8 @@ def add_command_parsers(subparsers):
     parser.set_defaults(func=_version)
 
     parser = subparsers.add_parser(
-        'purge', help='Delete forecasts issued, and throttles reverted, '
-                      'more than DAYS days ago.')
+        'purge', help='Delete forecasts issued, their errors scored, and '
+                      'throttles reverted, more than DAYS days ago.')
     parser.add_argument('--older-than', dest='older_than', metavar='DAYS',
                         type=_days, required=True,
                         help='Age in days (an integer >= 0).')
@@ -128,6 +132,7 @@ def _conf():
     watcher_paths.register_opts(conf)
     watcher_db.register_opts(conf)
     predictive.register_opts(conf)
+    learning_conf.register_opts(conf)
     log.register_options(conf)
     conf.register_cli_opt(cfg.SubCommandOpt(
         'command', title='Commands', help='Available commands',

@@ -18,6 +18,7 @@ is idempotent, so every entry point (strategy, actions, CLI) may call it.
 
 from oslo_config import cfg
 
+from watcher_predictive.conf import learning
 from watcher_predictive.conf import predictive
 from watcher_predictive.conf import profiler
 from watcher_predictive.conf import throttle
@@ -29,6 +30,7 @@ def register_opts(conf=CONF):
     predictive.register_opts(conf)
     throttle.register_opts(conf)
     profiler.register_opts(conf)
+    learning.register_opts(conf)
 
 
 register_opts(CONF)

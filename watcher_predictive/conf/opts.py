@@ -12,13 +12,14 @@
 
 """Entry point of ``oslo-config-generator --namespace watcher_predictive``."""
 
+from watcher_predictive.conf import learning
 from watcher_predictive.conf import predictive
 from watcher_predictive.conf import profiler
 from watcher_predictive.conf import throttle
 
 
 def list_opts():
-    # One group: the throttle and profiler-worker options follow the
-    # general ones.
+    # One group: the throttle, profiler-worker and learning options follow
+    # the general ones.
     return [(predictive.GROUP, predictive.ALL_OPTS + throttle.THROTTLE_OPTS +
-             profiler.PROFILER_OPTS)]
+             profiler.PROFILER_OPTS + learning.LEARNING_OPTS)]

@@ -37,6 +37,7 @@ from watcher_predictive.plugins.actions import gated
 from watcher_predictive.plugins.actions import throttle
 from watcher_predictive.plugins.actions import unthrottle
 from watcher_predictive.plugins import cluster
+from watcher_predictive.plugins import learning as learning_audit
 from watcher_predictive.plugins import parameters
 from watcher_predictive.profiler import engine as profiler
 from watcher_predictive.storage import api as storage
@@ -140,6 +141,11 @@ class PredictiveAnticipation(base.BaseStrategy):
             if instances else p.horizon // p.step
         min_history_steps = max(1, self.min_history // p.step)
         remote = distributed.enabled(CONF) and instances
+        # Operator tasks are read and claimed here, whoever profiles.
+        store = self.store or storage.Store.from_config(
+            CONF, timeout=CONF.watcher_predictive.telemetry_timeout)
+        store.check_schema()
+        learned = None
         if remote:
             # The workers read telemetry and store the profiles and
             # forecasts themselves, shard by shard.
@@ -155,15 +161,17 @@ class PredictiveAnticipation(base.BaseStrategy):
         else:
             source = self.telemetry or telemetry.get_source(CONF,
                                                             osc=self.osc)
-            store = self.store or storage.Store.from_config(
-                CONF, timeout=CONF.watcher_predictive.telemetry_timeout)
-            store.check_schema()
             stored = store.load_profiles([i.uuid for i in instances])
             history = source.fetch([i.uuid for i in instances], start, end,
                                    p.step)
             result = profiler.Profiler(
                 min_history_steps=min_history_steps).profile(
                     history, horizon_steps)
+            # The workers do not learn yet: scoring and adjustment run
+            # where the history is, in process.
+            learned = learning_audit.AuditLearning.from_config(
+                CONF, store, history, instances, p.lull_cpu)
+            learned.learn(result, stored, now)
         for uuid, why in result.skipped.items():
             LOG.info('Instance %s skipped: %s', uuid, why)
         self.last_profile = result
@@ -188,7 +196,7 @@ class PredictiveAnticipation(base.BaseStrategy):
             self._report(plan_)
             self._set_indicators(instances, result, plan_, actions)
             if not remote:
-                self._save(store, audit, result, stored, now)
+                self._save(store, audit, result, stored, now, learned)
         except Exception:
             # No plan: the tasks wait for the next audit.
             if claimed:
@@ -287,7 +295,7 @@ class PredictiveAnticipation(base.BaseStrategy):
                 plan_.overload_avoided if plan_ is not None else 0.0,
                 0.0) / 60.0, 1))
 
-    def _save(self, store, audit, result, stored, now):
+    def _save(self, store, audit, result, stored, now, learned=None):
         audit_uuid = getattr(audit, 'uuid', None)
         forecasts = [
             storage.ForecastRecord(
@@ -305,8 +313,9 @@ class PredictiveAnticipation(base.BaseStrategy):
                 expected_version=stored[uuid].version
                 if uuid in stored else None)
                 for uuid, state in result.states.items()]
+            extra = learned.save_arguments() if learned else {}
             try:
-                store.save_audit(audit_uuid, updates, forecasts)
+                store.save_audit(audit_uuid, updates, forecasts, **extra)
                 return
             except exception.ConcurrentUpdate as e:
                 # Another audit stored a profile of one of our instances
@@ -316,6 +325,10 @@ class PredictiveAnticipation(base.BaseStrategy):
                 if attempt == SAVE_ATTEMPTS:
                     raise
                 stored = store.load_profiles(list(result.states))
+                if learned:
+                    # What the other audit learned is kept: scoring is
+                    # redone on its state, ours is added on top.
+                    learned.rebase(result, stored)
 
 
 def operator_tasks_due(store, now):

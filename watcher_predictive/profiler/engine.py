@@ -63,6 +63,13 @@ class ProfileResult:
     Markov state at each step of the horizon.
     """
     state_labels: tuple = ()
+    # Hooks for the Adaptive Learning Module (``watcher_predictive.learning``):
+    # the fitted models, so that it can re-weight their members and
+    # continue the Markov chain from stored state.
+    models: dict = dataclasses.field(default_factory=dict)
+    """Resource -> the fitted model that made the forecast."""
+    markov_chain: object = None
+    """The fitted :class:`markov.MarkovChain`, over the profiled instances."""
 
 
 class Profiler:
@@ -122,6 +129,7 @@ class Profiler:
                 model=model.name,
                 fallback=np.asarray(model.fallback_, dtype=bool))
             result.peaks[resource] = model.peak(0.95)
+            result.models[resource] = model  # learning hook
             baselines[resource] = _baseline(y, subset.start, subset.step,
                                             model)
             for i, uuid in enumerate(profiled):
@@ -139,6 +147,7 @@ class Profiler:
         chain = markov.MarkovChain(resources=tuple(resources)).fit(
             {r: subset.values[r] for r in resources}, subset.start,
             subset.step)
+        result.markov_chain = chain  # learning hook
         result.state_probabilities = chain.predict_states(horizon_steps)
         result.state_labels = tuple(chain.state_labels())
         for i, uuid in enumerate(subset.instance_ids):

@@ -32,6 +32,7 @@ from sqlalchemy import exc as sa_exc
 
 from watcher_predictive import exception
 from watcher_predictive.storage import engine as storage_engine
+from watcher_predictive.storage import learning as learning_store
 from watcher_predictive.storage import migration
 from watcher_predictive.storage import models
 from watcher_predictive.storage import records
@@ -81,7 +82,7 @@ def configured_url(conf=None):
     return url
 
 
-class Store(tasks.TaskQueries):
+class Store(tasks.TaskQueries, learning_store.LearningStore):
     """Access to the plugin's tables in one database.
 
     :param url: SQLAlchemy URL of the database.
@@ -89,7 +90,8 @@ class Store(tasks.TaskQueries):
     :param forecasts_kept: forecasts kept per instance and resource.
     """
 
-    def __init__(self, url, timeout=30, forecasts_kept=48):
+    def __init__(self, url, timeout=30, forecasts_kept=48,
+                 errors_kept=10000):
         if timeout <= 0:
             raise exception.StorageError(
                 reason='timeout must be positive, got %r seconds' % timeout)
@@ -101,6 +103,11 @@ class Store(tasks.TaskQueries):
         self.safe_url = storage_engine.safe_url(self._url)
         self.timeout = timeout
         self.forecasts_kept = int(forecasts_kept)
+        if errors_kept < 1:
+            raise exception.StorageError(
+                reason='errors_kept must be at least 1, got %r'
+                       % errors_kept)
+        self.errors_kept = int(errors_kept)
         self._engine = storage_engine.create_engine(
             self._url, connect_timeout=timeout, statement_timeout=timeout)
 
@@ -113,9 +120,11 @@ class Store(tasks.TaskQueries):
         """
         url = configured_url(conf)
         conf = cfg.CONF if conf is None else conf
+        group = conf.watcher_predictive
         return cls(url, timeout=timeout,
-                   forecasts_kept=conf.watcher_predictive
-                   .forecasts_kept_per_instance)
+                   forecasts_kept=group.forecasts_kept_per_instance,
+                   errors_kept=getattr(group, 'errors_kept_per_instance',
+                                       10000))
 
     def dispose(self):
         """Close the pooled connections."""
@@ -172,12 +181,14 @@ class Store(tasks.TaskQueries):
                             version=int(row.version))
         return found
 
-    def save_audit(self, audit_uuid, profiles, forecasts):
+    def save_audit(self, audit_uuid, profiles, forecasts, errors=()):
         """Save the profiles and forecasts of one audit, all or nothing.
 
         :param profiles: iterable of ProfileUpdate.
         :param forecasts: iterable of ForecastRecord; their ``audit_uuid``
             defaults to ``audit_uuid``.
+        :param errors: iterable of ErrorRecord, the scores of earlier
+            forecasts (adaptive learning).
         :raises ConcurrentUpdate: a profile changed since it was loaded;
             nothing was written.
         :raises StorageError: anything else; nothing was written.
@@ -185,6 +196,7 @@ class Store(tasks.TaskQueries):
         profile_rows = records.profile_rows(profiles)
         forecast_rows = [records.forecast_row(audit_uuid, forecast)
                          for forecast in forecasts]
+        error_rows = [records.error_row(error) for error in errors]
         now = models.utcnow()
         with self._errors('save_audit of audit %s' % audit_uuid):
             with self._engine.begin() as conn:
@@ -194,6 +206,8 @@ class Store(tasks.TaskQueries):
                                  [dict(row, created_at=now) for row in chunk])
                 self._trim_forecasts(
                     conn, {row['instance_uuid'] for row in forecast_rows})
+                if error_rows:
+                    self._write_errors(conn, error_rows, now)
         LOG.debug('Audit %s saved %d profiles and %d forecasts in %s',
                   audit_uuid, len(profile_rows), len(forecast_rows),
                   self.safe_url)

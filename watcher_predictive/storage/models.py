@@ -25,6 +25,7 @@ from oslo_utils import timeutils
 from sqlalchemy import BigInteger
 from sqlalchemy import DateTime
 from sqlalchemy.dialects import mysql
+from sqlalchemy import Float
 from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy.orm import DeclarativeBase
@@ -197,3 +198,41 @@ class OperatorTask(Base):
         DateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime.datetime | None] = mapped_column(
         DateTime, nullable=True, onupdate=utcnow)
+
+
+class ForecastError(Base):
+    """Score of one issued forecast of one model, once its time came.
+
+    Sums and counts, not ratios, so that rows add up into any window.
+    """
+
+    __tablename__ = 'predictive_forecast_error'
+    __table_args__ = (
+        # One score per forecast and model; its leading columns serve
+        # lookups by instance (and resource) and the per-instance bound.
+        UniqueConstraint('instance_uuid', 'resource', 'model', 'issued_at',
+                         name='uniq_predictive_forecast_error0forecast'),
+        Index('ix_predictive_forecast_error_issued_at', 'issued_at'),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), nullable=False)
+    resource: Mapped[str] = mapped_column(String(16), nullable=False)
+    model: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Epoch seconds: when the forecast was made, its first step, its step.
+    issued_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    start: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    step: Mapped[int] = mapped_column(Integer, nullable=False)
+    steps: Mapped[int] = mapped_column(Integer, nullable=False)
+    abs_error: Mapped[float] = mapped_column(Float, nullable=False)
+    pinball: Mapped[float] = mapped_column(Float, nullable=False)
+    inside_80: Mapped[int] = mapped_column(Integer, nullable=False)
+    steps_80: Mapped[int] = mapped_column(Integer, nullable=False)
+    inside_90: Mapped[int] = mapped_column(Integer, nullable=False)
+    steps_90: Mapped[int] = mapped_column(Integer, nullable=False)
+    lull_tp: Mapped[int] = mapped_column(Integer, nullable=False)
+    lull_fp: Mapped[int] = mapped_column(Integer, nullable=False)
+    lull_fn: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime, nullable=False, default=utcnow)

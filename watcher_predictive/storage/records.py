@@ -60,6 +60,31 @@ class ForecastRecord:
 
 
 @dataclasses.dataclass(frozen=True)
+class ErrorRow:
+    """A stored score (see ``learning.scoring.Score`` for the sums)."""
+    instance_uuid: str
+    resource: str
+    model: str
+    issued_at: int
+    start: int
+    step: int
+    steps: int
+    abs_error: float
+    pinball: float
+    inside_80: int
+    steps_80: int
+    inside_90: int
+    steps_90: int
+    lull_tp: int
+    lull_fp: int
+    lull_fn: int
+
+
+SCORE_FIELDS = ('steps', 'abs_error', 'pinball', 'inside_80', 'steps_80',
+                'inside_90', 'steps_90', 'lull_tp', 'lull_fp', 'lull_fn')
+
+
+@dataclasses.dataclass(frozen=True)
 class ThrottleRecord:
     id: int
     instance_uuid: str
@@ -163,3 +188,31 @@ def throttle_from_row(row):
         action_uuid=row.action_uuid,
         window_end=None if row.window_end is None else int(row.window_end),
         created_at=row.created_at, updated_at=row.updated_at)
+
+
+def error_row(error):
+    """Checked row of a learning ErrorRecord (its ``score`` holds sums)."""
+    what = 'score of the %s forecast of %s of instance %s' % (
+        error.model, error.resource, error.instance_uuid)
+    row = {'instance_uuid': error.instance_uuid, 'resource': error.resource,
+           'model': error.model,
+           'issued_at': integer(error.issued_at, 'issued_at of ' + what),
+           'start': integer(error.start, 'start of ' + what),
+           'step': integer(error.step, 'step of ' + what)}
+    for name in SCORE_FIELDS:
+        value = getattr(error.score, name)
+        if name in ('abs_error', 'pinball'):
+            value = float(value)
+            if value != value or value in (float('inf'), float('-inf')):
+                raise exception.StorageError(
+                    reason='%s of the %s is %r; only finite errors are '
+                           'stored' % (name, what, value))
+        else:
+            value = integer(value, name + ' of the ' + what)
+        row[name] = value
+    return row
+
+
+def error_from_row(row):
+    return ErrorRow(**{field.name: getattr(row, field.name)
+                       for field in dataclasses.fields(ErrorRow)})

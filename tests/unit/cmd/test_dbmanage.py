@@ -16,6 +16,8 @@ import time
 import pytest
 
 from watcher_predictive.cmd import dbmanage
+from watcher_predictive.learning import learner
+from watcher_predictive.learning import scoring
 from watcher_predictive.storage import api
 from watcher_predictive.storage import migration
 from watcher_predictive.storage import models
@@ -94,11 +96,17 @@ def test_purge(capsys, setup):
     store.save_audit('a', [], [
         api.ForecastRecord(I1, 'cpu', 'arima', issued_at, issued_at, 300,
                            [0.5], [[1.0]])
-        for issued_at in (now - 40 * 86400, now - 31 * 86400, now - 60)])
+        for issued_at in (now - 40 * 86400, now - 31 * 86400, now - 60)],
+        errors=[learner.ErrorRecord(I1, 'cpu', 'ema', issued_at, issued_at,
+                                    300, scoring.Score(steps=1))
+                for issued_at in (now - 31 * 86400, now - 60)])
     store.dispose()
 
     status, out, _ = run(capsys, conf_path, 'purge', '--older-than', '30')
     assert status == 0
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute('SELECT issued_at FROM predictive_forecast_error'
+                            ).fetchall() == [(now - 60,)]
     assert out.startswith('Deleted 2 forecasts and 0 reverted throttles '
                           'older than 30 days from sqlite:///')
     with sqlite3.connect(db_path) as conn:

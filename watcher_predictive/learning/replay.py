@@ -1,0 +1,162 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Replay of a trace, one audit per simulated hour, learning on and off.
+
+Each audit profiles the last ``history_days`` of the series (as the
+strategy does), and its ensemble forecast for the next ``horizon_steps``
+is scored once observed. With learning, the ``Learner`` scores the
+forecasts it issued earlier and adjusts the next ones; without, the
+profiler's forecast is used as it is. Both see the same profile, so the
+difference is what learning adds. The learned state is round-tripped
+through JSON between audits, as the store does.
+"""
+
+import dataclasses
+import json
+
+import numpy as np
+
+from watcher_predictive.learning import learner as learner_mod
+from watcher_predictive.learning import scoring
+from watcher_predictive.profiler import engine
+from watcher_predictive.profiler import history as history_mod
+
+HOUR = 3600
+
+
+@dataclasses.dataclass
+class Issued:
+    instance_uuid: str
+    resource: str
+    model: str
+    issued_at: int
+    start: int
+    step: int
+    levels: list
+    quantiles: list
+
+
+@dataclasses.dataclass
+class AuditScores:
+    """Scores of the forecasts one audit issued, summed over instances."""
+    issued_at: int
+    on: scoring.Score
+    off: scoring.Score
+    per_instance_on: list
+    per_instance_off: list
+
+
+def window(history, end_index, days, resources=('cpu', 'memory')):
+    first = max(0, end_index - int(days * 86400 // history.step))
+    return history_mod.History(
+        instance_ids=history.instance_ids,
+        start=history.start + first * history.step, step=history.step,
+        values={r: history.values[r][:, first:end_index]
+                for r in resources if r in history.values})
+
+
+def replay(history, first_audit, last_audit, history_days=7,
+           horizon_steps=12, every=HOUR, options=None, resource='cpu',
+           lull_thresholds=None, on_audit=None, resources=('cpu', 'memory')):
+    """Run audits from index ``first_audit`` to ``last_audit`` (grid
+    indices of "now"), every ``every`` seconds.
+
+    :param on_audit: called with (index, learned states) after each audit
+    :returns: list of AuditScores, in audit order (each scored against
+        the truth after its horizon, as far as the history goes)
+    """
+    learner = learner_mod.Learner(options)
+    stride = every // history.step
+    stored, issued, audits = {}, [], []
+    thresholds = lull_thresholds or {}
+    for index in range(first_audit, last_audit + 1, stride):
+        seen = window(history, index, history_days, resources)
+        result = engine.Profiler(
+            min_history_steps=min(288, seen.n_steps),
+            markov_resources=resources).profile(seen, horizon_steps)
+        if resource not in result.forecasts:
+            continue
+        off = result.forecasts[resource].quantiles.copy()
+        outcome = learner.learn(seen, result, stored, issued, seen.end,
+                                thresholds)
+        stored = json.loads(json.dumps(outcome.states))
+        forecast = result.forecasts[resource]
+        for res, fc in result.forecasts.items():
+            for i, uuid in enumerate(fc.instance_ids):
+                issued.append(Issued(uuid, res, learner_mod.ENSEMBLE,
+                                     seen.end, fc.start, fc.step,
+                                     fc.levels.tolist(),
+                                     fc.quantiles[i].round(6).tolist()))
+        # Keep only what could still be scored.
+        issued = [f for f in issued if f.issued_at > seen.end - 2 * HOUR -
+                  horizon_steps * history.step]
+        truth_at = (forecast.start - history.start) // history.step
+        if truth_at + horizon_steps > history.n_steps:
+            break
+        rows = [history.instance_ids.index(u) for u in forecast.instance_ids]
+        truth = history.values[resource][rows,
+                                         truth_at:truth_at + horizon_steps]
+        on_scores, off_scores = [], []
+        for j, uuid in enumerate(forecast.instance_ids):
+            lull = thresholds.get(uuid)
+            on_scores.append(scoring.score(truth[j], forecast.quantiles[j],
+                                           forecast.levels, lull, 6))
+            off_scores.append(scoring.score(truth[j], off[j],
+                                            forecast.levels, lull, 6))
+        audits.append(AuditScores(int(seen.end), sum(on_scores,
+                                                     scoring.Score()),
+                                  sum(off_scores, scoring.Score()),
+                                  on_scores, off_scores))
+        if on_audit is not None:
+            on_audit(index, stored)
+    return audits
+
+
+def total(audits, which):
+    return sum((getattr(a, which) for a in audits), scoring.Score())
+
+
+def splice(history, first, second, switch_index, name='spliced'):
+    """One series: ``first``'s values before ``switch_index``, then
+    ``second``'s.
+    """
+    rows = [history.instance_ids.index(first),
+            history.instance_ids.index(second)]
+    values = {}
+    for resource, array in history.values.items():
+        series = np.array(array[rows[0]], dtype=float)
+        series[switch_index:] = array[rows[1], switch_index:]
+        values[resource] = series[None, :]
+    return history_mod.History(instance_ids=(name,), start=history.start,
+                               step=history.step, values=values)
+
+
+def recovery_hours(audits, switch_time, before_hours=48, tolerance=0.2,
+                   smooth=6, which='on'):
+    """Hours after ``switch_time`` until the error (MAE, mean over the
+    last ``smooth`` audits) is back within ``tolerance`` of its level
+    over the ``before_hours`` before the switch; None if never.
+    """
+    before = [getattr(a, which).mae for a in audits
+              if switch_time - before_hours * HOUR <= a.issued_at <
+              switch_time]
+    after = [(a.issued_at, getattr(a, which).mae) for a in audits
+             if a.issued_at >= switch_time]
+    if not before or not after:
+        return None, float('nan')
+    level = float(np.nanmean(before))
+    for k in range(len(after)):
+        recent = [e for _, e in after[max(0, k - smooth + 1):k + 1]]
+        if k + 1 >= smooth and np.nanmean(recent) <= (1 + tolerance) * level:
+            return (after[k][0] - switch_time) / HOUR, level
+    return None, level
