@@ -23,6 +23,7 @@ file before any test module, so the import comes first here.
 import watcher.tests.unit  # noqa: F401  (must stay the first import)
 
 import copy  # noqa: E402
+import logging  # noqa: E402
 
 from oslo_config import cfg  # noqa: E402
 import pecan  # noqa: E402
@@ -56,3 +57,18 @@ def watcher_database_default():
     """
     yield
     watcher_db_conf.register_opts(cfg.CONF)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_handlers():
+    """Remove the handlers a test added to the root logger.
+
+    Commands under test set up oslo.log, which writes to the stream that
+    was stderr then: pytest's capture, closed once the test ends.
+    """
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in root.handlers[:]:
+        if handler not in before:
+            root.removeHandler(handler)
