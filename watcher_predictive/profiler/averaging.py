@@ -29,6 +29,7 @@ from scipy import stats
 
 from watcher_predictive import exception
 from watcher_predictive.profiler import base
+from watcher_predictive.profiler import slot_profile
 
 DAY = 86400
 WEEK = 7 * DAY
@@ -36,6 +37,8 @@ WEEK = 7 * DAY
 MAE_TO_SIGMA = np.sqrt(np.pi / 2)
 # Weight of the latest error in the running mean absolute error.
 ERROR_RATE = 0.02
+# Steps whose errors are weighed at once (bounds the temporaries).
+ERROR_BLOCK = 288
 
 
 class _RunningModel(base.ForecastModel):
@@ -104,24 +107,52 @@ class _RunningModel(base.ForecastModel):
             raise exception.InvalidParameter(
                 name='y_new', value=y_new.shape,
                 reason='expected (%d instances, steps)' % self.observed_.size)
-        forecasts = np.full(y_new.shape, np.nan)
-        for i in range(y_new.shape[1]):
-            values = y_new[:, i]
-            seen = ~np.isnan(values)
-            forecast = self._step(self.end_, values, seen)
-            forecasts[:, i] = forecast
-            ok = seen & ~np.isnan(forecast)
-            # Running mean absolute one-step error; the first error of an
-            # instance starts it.
-            err = np.abs(np.where(ok, values - forecast, 0.0))
-            rate = np.where(self.errors_seen_ > 0, ERROR_RATE, 1.0)
-            self.error_scale_ += np.where(ok, rate * (err -
-                                                      self.error_scale_), 0.0)
-            self.errors_seen_ += ok
-            self.observed_ += seen
-            self.end_ += self.step_
+        # Step-major: every step is one contiguous row.
+        values = np.ascontiguousarray(y_new.T)
+        seen = ~np.isnan(values)
+        forecasts = self._forecasts(values, seen)
+        for begin in range(0, values.shape[0], ERROR_BLOCK):
+            block = slice(begin, begin + ERROR_BLOCK)
+            self._track_errors(values[block], forecasts[block])
+        self.observed_ += seen.sum(axis=0)
+        self.end_ += values.shape[0] * self.step_
         self.fallback_ = self.observed_ < self.MIN_OBSERVED
+        return forecasts.T
+
+    def _forecasts(self, values, seen):
+        """Learn ``values`` (steps, instances), the first at ``end_``, and
+        return the one-step forecast of every step (steps, instances).
+        """
+        forecasts = np.empty_like(values)
+        for k in range(values.shape[0]):
+            forecasts[k] = self._step(self.end_ + k * self.step_, values[k],
+                                      seen[k])
         return forecasts
+
+    def _track_errors(self, values, forecasts):
+        """Running mean absolute one-step error, over (steps, instances).
+
+        Step by step it is ``scale += rate * (error - scale)`` at every
+        step with an error, the rate 1 for an instance's first error and
+        ``ERROR_RATE`` after: the closed form below weighs each error by
+        its rate times ``(1 - ERROR_RATE)`` to the number of errors after
+        it, without a loop over steps.
+        """
+        ok = ~np.isnan(values) & ~np.isnan(forecasts)
+        count = np.cumsum(ok, axis=0)
+        if count.shape[0] == 0:
+            return
+        total = count[-1]
+        keep = 1.0 - ERROR_RATE
+        fresh = self.errors_seen_ == 0
+        rate = np.where(fresh[None] & (count == 1), 1.0, ERROR_RATE)
+        with np.errstate(invalid='ignore'):
+            weight = np.where(ok, rate * keep ** (total - count), 0.0)
+            error = np.where(ok, np.abs(values - forecasts), 0.0)
+        prior = np.where(fresh & (total > 0), 0.0,
+                         keep ** total * self.error_scale_)
+        self.error_scale_ = prior + np.einsum('ij,ij->j', weight, error)
+        self.errors_seen_ += total
 
     def predict(self, h, levels=base.DEFAULT_LEVELS):
         levels = self._check_predict(h, levels)
@@ -181,9 +212,10 @@ class LastValue(_RunningModel):
     def _init(self, n):
         self.last_ = np.full(n, np.nan)
 
-    def _step(self, t, values, seen):
-        forecast = self.last_.copy()
-        self.last_ = np.where(seen, values, self.last_)
+    def _forecasts(self, values, seen):
+        forecast = slot_profile.forward_fill(values, seen, self.last_)
+        if values.shape[0]:
+            self.last_ = np.where(seen[-1], values[-1], forecast[-1])
         return forecast
 
     def _point(self, h):
@@ -262,10 +294,11 @@ class ExponentialMovingAverage(_RunningModel):
     def _step(self, t, values, seen):
         forecast = self.level_.copy()
         alpha = 1.0 - 0.5 ** (self.step_ / self.half_life)
-        fresh = seen & np.isnan(self.level_)
-        self.level_ = np.where(fresh, values, self.level_)
+        level = self.level_
+        fresh = seen & np.isnan(level)
         grow = seen & ~fresh
-        self.level_[grow] += alpha * (values[grow] - self.level_[grow])
+        self.level_ = np.where(fresh, values, np.where(
+            grow, level + alpha * (values - level), level))
         return forecast
 
     def _point(self, h):
@@ -274,6 +307,19 @@ class ExponentialMovingAverage(_RunningModel):
 
     def _spread_growth(self, h):
         return np.sqrt(np.arange(1, h + 1))
+
+
+def _slot_array(name):
+    """A property showing a slot-major array of the shared recursion as
+    (instances, slots), the layout of the state.
+    """
+    def get(self):
+        return getattr(self.slots_, name).T
+
+    def set(self, value):
+        setattr(self.slots_, name, np.ascontiguousarray(np.asarray(
+            value, dtype=getattr(self.slots_, name).dtype).T))
+    return property(get, set)
 
 
 class SeasonalProfile(_RunningModel):
@@ -305,59 +351,56 @@ class SeasonalProfile(_RunningModel):
         return ('slot_mean_', 'slot_dev_', 'slot_seen_', 'weekday_',
                 'weekday_seen_')
 
+    def share(self, registry):
+        """Learn the profile together with the other models given the
+        same ``registry`` (a dict), which must learn the same history:
+        the recursion then runs once for all of them.
+        """
+        self._registry = registry
+
     def _init(self, n):
-        slots = DAY // self.step_
-        self.slot_mean_ = np.zeros((n, slots))
-        self.slot_dev_ = np.zeros((n, slots))
-        self.slot_seen_ = np.zeros((n, slots), dtype=int)
-        self.weekday_ = np.zeros((n, 7))
-        self.weekday_seen_ = np.zeros((n, 7), dtype=int)
+        registry = getattr(self, '_registry', None)
+        key = (n, self.step_, self.day_half_life, self.clip)
+        core = registry.get(key) if registry is not None else None
+        if core is None or not core.can_share(self.end_):
+            core = slot_profile.SlotRecursion(n, self.step_,
+                                              self.day_half_life, self.clip)
+            if registry is not None:
+                core.remember = True
+                registry[key] = core
+        self.slots_ = core
 
-    def _where(self, t):
-        return int((t % DAY) // self.step_), int((t // DAY + 3) % 7)
+    # Per-instance views of the slot-major arrays, (instances, slots).
+    slot_mean_ = _slot_array('mean')
+    slot_dev_ = _slot_array('dev')
+    slot_seen_ = _slot_array('seen')
+    weekday_ = _slot_array('weekday')
+    weekday_seen_ = _slot_array('weekday_seen')
 
-    def _step(self, t, values, seen):
-        slot, weekday = self._where(t)
-        mean = self.slot_mean_[:, slot]
-        dev = self.slot_dev_[:, slot]
-        count = self.slot_seen_[:, slot]
-        offset = self.weekday_[:, weekday]
-        known = count > 0
-        forecast = np.where(known, mean + offset, np.nan)
-        alpha = 1.0 - 0.5 ** (1.0 / self.day_half_life)
-        later = seen & known
-        # The first few days of a slot are taken as they come; after that
-        # a value far from the slot's mean counts only up to ``clip``
-        # deviations.
-        diff = np.where(later, values - mean, 0.0)
-        limit = self.clip * np.maximum(dev, 1e-9)
-        diff = np.where(count >= 3, np.clip(diff, -limit, limit), diff)
-        first = seen & ~known
-        self.slot_mean_[:, slot] = np.where(first, values,
-                                            mean + alpha * diff)
-        self.slot_dev_[:, slot] = dev + np.where(
-            later, alpha * (np.abs(diff) - dev), 0.0)
-        self.slot_seen_[:, slot] = count + seen
-        # Weekday offset from what the time-of-day profile leaves.
-        beta = 0.1 / (1.0 + self.weekday_seen_[:, weekday] / 288.0)
-        self.weekday_[:, weekday] = offset + np.where(
-            later, beta * (diff - offset), 0.0)
-        self.weekday_seen_[:, weekday] += later
-        return forecast
+    def _forecasts(self, values, seen):
+        return self.slots_.advance(values, self.end_)[0]
+
+    def baseline(self, start, n_steps):
+        """The profile's slot means at ``n_steps`` steps from ``start``,
+        (instances, steps), without weekday offsets.
+        """
+        times = start + self.step_ * np.arange(n_steps, dtype=np.int64)
+        return self.slots_.mean[(times % DAY) // self.step_].T
 
     def _point(self, h):
         times = self.end_ + self.step_ * np.arange(h)
         slots = (times % DAY) // self.step_
         weekdays = (times // DAY + 3) % 7
+        core = self.slots_
         # Day-of-week offsets count only once two weeks have been seen.
         weekly = (self.observed_ >= 2 * WEEK // self.step_)[:, None]
-        offset = np.where(weekly, self.weekday_[:, weekdays], 0.0)
-        profile = self.slot_mean_[:, slots]
-        unseen = self.slot_seen_[:, slots] == 0
+        offset = np.where(weekly, core.weekday[weekdays].T, 0.0)
+        profile = core.mean[slots].T
+        unseen = core.seen[slots].T == 0
         if np.any(unseen):
-            overall = np.where(self.slot_seen_ > 0, self.slot_mean_, np.nan)
+            overall = np.where(core.seen > 0, core.mean, np.nan)
             with np.errstate(all='ignore'):
-                fill = np.nan_to_num(np.nanmean(overall, axis=1), nan=0.0)
+                fill = np.nan_to_num(np.nanmean(overall, axis=0), nan=0.0)
             profile = np.where(unseen, fill[:, None], profile)
         return profile + offset
 
@@ -387,23 +430,23 @@ class SeasonalPersistence(SeasonalProfile):
         self.last_ = np.full(n, np.nan)
         self.last_profile_ = np.full(n, np.nan)
 
-    def _step(self, t, values, seen):
-        slot = self._where(t)[0]
-        profile_now = np.where(self.slot_seen_[:, slot] > 0,
-                               self.slot_mean_[:, slot], np.nan)
-        forecast = self.last_ + np.nan_to_num(profile_now -
-                                              self.last_profile_)
-        super()._step(t, values, seen)
-        self.last_ = np.where(seen, values, self.last_)
-        self.last_profile_ = np.where(seen, self.slot_mean_[:, slot],
-                                      self.last_profile_)
+    def _forecasts(self, values, seen):
+        _, before, after = self.slots_.advance(values, self.end_)
+        last = slot_profile.forward_fill(values, seen, self.last_)
+        last_profile = slot_profile.forward_fill(after, seen,
+                                                 self.last_profile_)
+        forecast = last + np.nan_to_num(before - last_profile)
+        if values.shape[0]:
+            self.last_ = np.where(seen[-1], values[-1], last[-1])
+            self.last_profile_ = np.where(seen[-1], after[-1],
+                                          last_profile[-1])
         return forecast
 
     def _point(self, h):
         times = self.end_ + self.step_ * np.arange(h)
         slots = (times % DAY) // self.step_
-        ahead = np.where(self.slot_seen_[:, slots] > 0,
-                         self.slot_mean_[:, slots], np.nan)
+        core = self.slots_
+        ahead = np.where(core.seen[slots] > 0, core.mean[slots], np.nan).T
         change = np.nan_to_num(ahead - self.last_profile_[:, None])
         return np.nan_to_num(self.last_, nan=0.0)[:, None] + change
 

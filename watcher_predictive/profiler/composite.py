@@ -39,8 +39,16 @@ class SeasonalARIMA(base.ForecastModel):
     def __init__(self, orders=DEFAULT_ORDERS):
         self.orders = tuple(tuple(o) for o in orders)
 
+    def share(self, registry):
+        """Learn the seasonal profile with the other models given the same
+        ``registry``; see ``averaging.SeasonalProfile.share``.
+        """
+        self._registry = registry
+
     def fit(self, y, start, step):
         self.profile_ = averaging.SeasonalProfile()
+        if getattr(self, '_registry', None) is not None:
+            self.profile_.share(self._registry)
         self.profile_.fit(np.asarray(y, dtype=float)[:, :0], start, step)
         departures = self._departures(y)
         self.arima_ = arima.BatchedARIMA(orders=self.orders).fit(

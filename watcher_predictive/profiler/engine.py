@@ -171,6 +171,4 @@ def _baseline(y, start, step, model=None):
             profile = member
     if profile is None:
         profile = averaging.SeasonalProfile().fit(y, start, step)
-    times = start + step * np.arange(y.shape[1])
-    slots = (times % 86400) // step
-    return profile.slot_mean_[:, slots]
+    return profile.baseline(start, y.shape[1])

@@ -132,8 +132,13 @@ class Ensemble(base.ForecastModel):
         validation = int(self.validation_days * 86400 // step)
         split = max(t - validation, min(t, 2 * 86400 // step))
         self.step_ = int(step)
-        self.members_ = [f().fit(y[:, :split], start, step)
-                         for f in self._factories()]
+        members = [f() for f in self._factories()]
+        # Members built on the same seasonal profile learn it once.
+        shared = {}
+        for member in members:
+            if hasattr(member, 'share'):
+                member.share(shared)
+        self.members_ = [m.fit(y[:, :split], start, step) for m in members]
         self.end_ = int(start + split * step)
         self.weights_ = np.full((n, h, k), 1.0 / k)
         self.loss_ = np.zeros((n, h, k))
