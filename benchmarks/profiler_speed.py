@@ -281,12 +281,12 @@ def measure_profile(config):
     profiler = _TimedProfiler(timer, config['members'])
     # The burst baseline is a module function: wrap it. This process ends
     # with the measurement, so nothing else sees the wrapper.
-    baseline = engine._baseline
+    baseline = engine._slot_means
 
     def timed_baseline(*args):
         with timer('seasonal baseline', None):
             return baseline(*args)
-    engine._baseline = timed_baseline
+    engine._slot_means = timed_baseline
     peak_before = _peak_rss()
     cpu_started = time.process_time()
     started = time.perf_counter()
