@@ -169,12 +169,14 @@ class _RunningModel(base.ForecastModel):
                 'instances': [self.instance_state(i)
                               for i in range(self.observed_.size)]}
 
-    def instance_state(self, i):
+    def instance_state(self, i, skip=()):
         state = {'observed': int(self.observed_[i]),
                  'errors_seen': int(self.errors_seen_[i]),
                  'error_scale': float(self.error_scale_[i]),
                  'fallback': bool(self.fallback_[i])}
         for name in self._arrays():
+            if name in skip:
+                continue
             state[name] = np.asarray(getattr(self, name)[i]).tolist()
         return state
 
@@ -379,6 +381,13 @@ class SeasonalProfile(_RunningModel):
 
     def _forecasts(self, values, seen):
         return self.slots_.advance(values, self.end_)[0]
+
+    def instance_state(self, i, profile=True):
+        """``profile=False`` leaves out the profile's arrays, for a model
+        that shares them with another one already described.
+        """
+        return super().instance_state(
+            i, skip=() if profile else SeasonalProfile._arrays(self))
 
     def baseline(self, start, n_steps):
         """The profile's slot means at ``n_steps`` steps from ``start``,

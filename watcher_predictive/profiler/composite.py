@@ -90,8 +90,8 @@ class SeasonalARIMA(base.ForecastModel):
                 'profile': self.profile_.get_state(),
                 'arima': self.arima_.get_state()}
 
-    def instance_state(self, i):
-        return {'profile': self.profile_.instance_state(i),
+    def instance_state(self, i, profile=True):
+        return {'profile': self.profile_.instance_state(i, profile),
                 'arima': self.arima_.instance_state(i)}
 
     @classmethod

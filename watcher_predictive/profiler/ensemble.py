@@ -289,10 +289,26 @@ class Ensemble(base.ForecastModel):
             'scale': float(self.scale_[i]),
             'scored': int(self.scored_instances_[i]),
             'fallback': bool(self.fallback_[i]),
-            'members': {name: member.instance_state(i)
-                        for name, member in zip(self.member_names,
-                                                self.members_)},
+            'members': self._member_states(i),
         }
+
+    def _member_states(self, i):
+        # Members sharing one seasonal profile describe it once: the
+        # others name the member that holds it.
+        owners = {}
+        states = {}
+        for name, member in zip(self.member_names, self.members_):
+            core = getattr(getattr(member, 'profile_', member), 'slots_',
+                           None)
+            if core is None:
+                states[name] = member.instance_state(i)
+            elif id(core) in owners:
+                states[name] = dict(member.instance_state(i, profile=False),
+                                    profile_in=owners[id(core)])
+            else:
+                owners[id(core)] = name
+                states[name] = member.instance_state(i)
+        return states
 
     def get_state(self):
         self._check_fitted()
