@@ -41,8 +41,6 @@ parameters are re-estimated only by ``fit`` makes a fit and a fit followed
 by updates differ slightly: hence ``UPDATE_EXACT = False``.
 """
 
-import warnings
-
 import numpy as np
 
 from watcher_predictive import exception
@@ -219,10 +217,8 @@ class Ensemble(base.ForecastModel):
         self.weights_ = self._weights_from_loss()
         # Calibration: quantiles of the scaled errors per horizon step.
         z = np.where(seen, error / scale, np.nan)
-        with warnings.catch_warnings():
-            # A horizon step nobody observed is all-NaN: skipped below.
-            warnings.simplefilter('ignore', RuntimeWarning)
-            batch = np.nanquantile(z, CALIBRATION_LEVELS, axis=0).T
+        # A horizon step nobody observed is all-NaN: skipped below.
+        batch = column_quantiles(z, CALIBRATION_LEVELS)
         ok = ~np.isnan(batch[:, 0])
         rate = 1.0 if self.scored_ == 0 else self.calibration_rate
         self.calibration_[ok] += rate * (batch[ok] - self.calibration_[ok])
@@ -355,3 +351,26 @@ class Ensemble(base.ForecastModel):
                                      len(rows), model.horizon_steps +
                                      model.origin_every)
         return model
+
+
+def column_quantiles(z, levels):
+    """``np.nanquantile(z, levels, axis=0).T`` for a 2-D ``z``, (columns,
+    levels), NaN for a column without values.
+
+    numpy takes the quantiles of every column in a Python loop; this
+    sorts all columns at once (NaN last) and interpolates as numpy's
+    default ("linear") method does, with the same arithmetic.
+    """
+    ordered = np.sort(z, axis=0)
+    count = np.sum(~np.isnan(z), axis=0)
+    last = np.maximum(count - 1, 0)[:, None]
+    virtual = last * np.asarray(levels, dtype=float)[None, :]
+    below = np.floor(virtual)
+    gamma = virtual - below
+    below = np.minimum(below.astype(int), last)
+    above = np.minimum(below + 1, last)
+    columns = np.arange(z.shape[1])[:, None]
+    a, b = ordered[below, columns], ordered[above, columns]
+    diff = b - a
+    result = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+    return np.where(count[:, None] > 0, result, np.nan)
