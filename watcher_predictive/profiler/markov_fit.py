@@ -118,20 +118,28 @@ def learn(chain, x, rows):
     weight = chain.forgetting ** np.arange(m - 1, -1, -1, dtype=float)
     carried = np.where(chain.age_[rows] == 0, chain.last_state_[rows], -1)
     prev = np.concatenate([carried[:, None], state[:, :-1]], axis=1)
-    row, col = np.nonzero((prev >= 0) & (state >= 0))
-    flat = (row * s + prev[row, col]) * s + state[row, col]
+    valid = (prev >= 0) & (state >= 0)
+    # Flat (instance, state, state) indices of the transitions, selected
+    # in row-major order as np.nonzero would list them.
+    first = np.arange(n, dtype=np.int64)[:, None] * s
+    flat = ((first + prev) * s + state)[valid]
+    # Without forgetting every weight is 1: count without weights.
+    full = None
+    if chain.forgetting != 1.0:
+        full = np.broadcast_to(weight, (n, m))
     chain.counts_[rows] = chain.counts_[rows] * decay + np.bincount(
-        flat, weights=weight[col], minlength=n * s * s).reshape(n, s, s)
-    chain.transitions_[rows] += np.bincount(row, minlength=n)
+        flat, weights=None if full is None else full[valid],
+        minlength=n * s * s).reshape(n, s, s)
+    chain.transitions_[rows] += valid.sum(axis=1)
 
-    row, col = np.nonzero(observed)
     flat = np.concatenate([
-        ((row * s + state[row, col]) * n_res + r) * b +
-        local[row, r, col] for r in range(n_res)])
+        (((first + state) * n_res + r) * b + local[:, r])[observed]
+        for r in range(n_res)])
     chain.values_[rows] = chain.values_[rows] * decay + np.bincount(
-        flat, weights=np.tile(weight[col], n_res),
+        flat, weights=None if full is None else np.tile(full[observed],
+                                                        n_res),
         minlength=n * s * n_res * b).reshape(n, s, n_res, b)
-    chain.observed_[rows] += np.bincount(row, minlength=n)
+    chain.observed_[rows] += observed.sum(axis=1)
 
     seen = observed.any(axis=1)
     edges = chain.edges_[rows]
