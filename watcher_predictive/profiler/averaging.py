@@ -46,9 +46,8 @@ class LastValue(running.RunningModel):
         self.last_ = np.full(n, np.nan)
 
     def _forecasts(self, values, seen):
-        forecast = slot_profile.forward_fill(values, seen, self.last_)
-        if values.shape[0]:
-            self.last_ = np.where(seen[-1], values[-1], forecast[-1])
+        forecast, self.last_ = slot_profile.forward_fill(values, seen,
+                                                         self.last_)
         return forecast
 
     def _point(self, h):
@@ -266,14 +265,14 @@ class SeasonalPersistence(SeasonalProfile):
 
     def _forecasts(self, values, seen):
         _, before, after = self.slots_.advance(values, self.end_)
-        last = slot_profile.forward_fill(values, seen, self.last_)
-        last_profile = slot_profile.forward_fill(after, seen,
-                                                 self.last_profile_)
-        forecast = last + np.nan_to_num(before - last_profile)
-        if values.shape[0]:
-            self.last_ = np.where(seen[-1], values[-1], last[-1])
-            self.last_profile_ = np.where(seen[-1], after[-1],
-                                          last_profile[-1])
+        forecast, self.last_ = slot_profile.forward_fill(values, seen,
+                                                         self.last_)
+        last_profile, self.last_profile_ = slot_profile.forward_fill(
+            after, seen, self.last_profile_)
+        # In place: the forecast is the last value plus the profile's
+        # change since it was seen.
+        np.subtract(before, last_profile, out=last_profile)
+        forecast += np.nan_to_num(last_profile, copy=False)
         return forecast
 
     def _point(self, h):

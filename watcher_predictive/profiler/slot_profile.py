@@ -139,16 +139,26 @@ class SlotRecursion:
         self.weekday_seen[weekday] = offset_seen
 
 
-def forward_fill(values, seen, initial):
+def forward_fill(values, seen, initial, block=288):
     """Per column of ``values`` (steps, instances), the last value where
     ``seen`` strictly before each step, ``initial`` before the first.
+
+    Returns it and the last value seen up to the end (the next
+    ``initial``). Done by blocks of ``block`` steps, which bounds the
+    temporaries.
     """
-    m = values.shape[0]
-    index = np.where(seen, np.arange(1, m + 1)[:, None], 0)
-    np.maximum.accumulate(index, axis=0, out=index)
-    # Strictly before: shift down one step.
-    index = np.concatenate([np.zeros((1, index.shape[1]), dtype=index.dtype),
-                            index[:-1]])
-    table = np.concatenate([np.asarray(initial, dtype=values.dtype)[None],
-                            values])
-    return np.take_along_axis(table, index, axis=0)
+    out = np.empty_like(values)
+    carry = np.asarray(initial, dtype=values.dtype)
+    for begin in range(0, values.shape[0], block):
+        rows = slice(begin, begin + block)
+        part, mask = values[rows], seen[rows]
+        m = part.shape[0]
+        index = np.where(mask, np.arange(1, m + 1)[:, None], 0)
+        np.maximum.accumulate(index, axis=0, out=index)
+        # Strictly before: shift down one step.
+        index[1:] = index[:-1].copy()
+        index[0] = 0
+        table = np.concatenate([carry[None], part])
+        out[rows] = np.take_along_axis(table, index, axis=0)
+        carry = np.where(mask[-1], part[-1], out[rows][-1])
+    return out, carry
