@@ -104,9 +104,13 @@ class RunningModel(base.ForecastModel):
         values = np.ascontiguousarray(y_new.T)
         seen = ~np.isnan(values)
         forecasts = self._forecasts(values, seen)
-        for begin in range(0, values.shape[0], ERROR_BLOCK):
-            block = slice(begin, begin + ERROR_BLOCK)
-            self._track_errors(values[block], forecasts[block])
+        # The error scale is brought up to date by blocks of a day: the
+        # ensemble replays its validation days an hour at a time, and
+        # asks only for medians meanwhile, which do not depend on it.
+        self._pending.append((values, forecasts))
+        self._pending_steps += values.shape[0]
+        if self._pending_steps >= ERROR_BLOCK:
+            self._flush_errors()
         self.observed_ += seen.sum(axis=0)
         self.end_ += values.shape[0] * self.step_
         self.fallback_ = self.observed_ < self.MIN_OBSERVED
@@ -121,6 +125,37 @@ class RunningModel(base.ForecastModel):
             forecasts[k] = self._step(self.end_ + k * self.step_, values[k],
                                       seen[k])
         return forecasts
+
+    @property
+    def error_scale_(self):
+        self._flush_errors()
+        return self._error_scale
+
+    @error_scale_.setter
+    def error_scale_(self, value):
+        self._flush_errors()
+        self._error_scale = value
+
+    @property
+    def errors_seen_(self):
+        self._flush_errors()
+        return self._errors_seen
+
+    @errors_seen_.setter
+    def errors_seen_(self, value):
+        self._flush_errors()
+        self._errors_seen = value
+
+    def _flush_errors(self):
+        pending = getattr(self, '_pending', None)
+        self._pending, self._pending_steps = [], 0
+        if not pending:
+            return
+        values = np.concatenate([v for v, _ in pending])
+        forecasts = np.concatenate([f for _, f in pending])
+        for begin in range(0, values.shape[0], ERROR_BLOCK):
+            block = slice(begin, begin + ERROR_BLOCK)
+            self._track_errors(values[block], forecasts[block])
 
     def _track_errors(self, values, forecasts):
         """Running mean absolute one-step error, over (steps, instances).
@@ -137,19 +172,22 @@ class RunningModel(base.ForecastModel):
             return
         total = count[-1]
         keep = 1.0 - ERROR_RATE
-        fresh = self.errors_seen_ == 0
+        fresh = self._errors_seen == 0
         rate = np.where(fresh[None] & (count == 1), 1.0, ERROR_RATE)
         with np.errstate(invalid='ignore'):
             weight = np.where(ok, rate * keep ** (total - count), 0.0)
             error = np.where(ok, np.abs(values - forecasts), 0.0)
         prior = np.where(fresh & (total > 0), 0.0,
-                         keep ** total * self.error_scale_)
-        self.error_scale_ = prior + np.einsum('ij,ij->j', weight, error)
-        self.errors_seen_ += total
+                         keep ** total * self._error_scale)
+        self._error_scale = prior + np.einsum('ij,ij->j', weight, error)
+        self._errors_seen = self._errors_seen + total
 
     def predict(self, h, levels=base.DEFAULT_LEVELS):
         levels = self._check_predict(h, levels)
         point = self._point(h)
+        if np.all(np.asarray(levels) == 0.5):
+            # The median is the point forecast, whatever the error scale.
+            return np.repeat(point[:, :, None], np.size(levels), axis=2)
         sigma = (MAE_TO_SIGMA * self.error_scale_)[:, None] * \
             self._spread_growth(h)[None, :]
         return gaussian_quantiles(point, sigma, levels)
