@@ -183,12 +183,15 @@ class SeasonalProfile(running.RunningModel):
         return ('slot_mean_', 'slot_dev_', 'slot_seen_', 'weekday_',
                 'weekday_seen_')
 
-    def share(self, registry):
+    def share(self, registry, count=True):
         """Learn the profile together with the other models given the
         same ``registry`` (a dict), which must learn the same history:
-        the recursion then runs once for all of them.
+        the recursion then runs once for all of them. Every model sharing
+        it is counted (``count``) before any of them is fitted.
         """
         self._registry = registry
+        if count:
+            registry['sharers'] = registry.get('sharers', 0) + 1
 
     def _init(self, n):
         registry = getattr(self, '_registry', None)
@@ -199,6 +202,7 @@ class SeasonalProfile(running.RunningModel):
                                               self.day_half_life, self.clip)
             if registry is not None:
                 core.remember = True
+                core.users = registry.get('sharers', 1)
                 registry[key] = core
         self.slots_ = core
 

@@ -44,11 +44,12 @@ class SeasonalARIMA(base.ForecastModel):
         ``registry``; see ``averaging.SeasonalProfile.share``.
         """
         self._registry = registry
+        registry['sharers'] = registry.get('sharers', 0) + 1
 
     def fit(self, y, start, step):
         self.profile_ = averaging.SeasonalProfile()
         if getattr(self, '_registry', None) is not None:
-            self.profile_.share(self._registry)
+            self.profile_.share(self._registry, count=False)
         self.profile_.fit(np.asarray(y, dtype=float)[:, :0], start, step)
         departures = self._departures(y)
         self.arima_ = arima.BatchedARIMA(orders=self.orders).fit(

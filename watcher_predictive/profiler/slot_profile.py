@@ -55,6 +55,10 @@ class SlotRecursion:
         # that ask for the same steps next.
         self.remember = False
         self._last = None
+        # Models sharing it: once all but the first have read the last
+        # result, it is dropped (it is the size of the steps learnt).
+        self.users = 1
+        self._hits = 0
 
     def can_share(self, start):
         """Whether a model starting at ``start`` can learn through it."""
@@ -77,6 +81,9 @@ class SlotRecursion:
             return empty, empty, empty
         last = self._last
         if last is not None and last[0] == start and last[1] == m:
+            self._hits += 1
+            if self._hits >= self.users - 1:
+                self._last = None
             return last[2]
         if start != self.end:
             raise exception.PredictiveError(
@@ -96,8 +103,9 @@ class SlotRecursion:
                       after[i:i + count])
             self.end += count * self.step
             i += count
-        if self.remember:
+        if self.remember and self.users > 1:
             self._last = (int(start), m, (forecast, before, after))
+            self._hits = 0
         return forecast, before, after
 
     def _day(self, values, slot, weekday, forecast, before, after):
