@@ -61,6 +61,10 @@ class SeasonalARIMA(base.ForecastModel):
         expected = self.profile_.replay(y)
         return y - expected
 
+    def flush_errors(self):
+        """Bring the profile's deferred error scale up to date."""
+        self.profile_.flush_errors()
+
     def update(self, y_new):
         self._check_fitted()
         self.arima_.update(self._departures(y_new))

@@ -93,8 +93,8 @@ class Profiler:
 
         One resource is copied out of the history at a time (the
         instances kept), fitted, forecast and searched for bursts; what
-        later phases need of it is kept (its seasonal profile, its last
-        days), the rest is dropped before the next resource. The Markov
+        later phases need of it is kept (its model, its last days), the
+        rest is dropped before the next resource. The Markov
         chain, the bursts and the correlations work by blocks of
         ``BLOCK`` instances, which bounds their temporaries.
         """
@@ -125,6 +125,7 @@ class Profiler:
         self._markov(history, rows, horizon_steps, result, states)
         found = {}
         recent = {}
+        fitted = {}
         n_recent = CORRELATION_DAYS * 86400 // history.step
         for resource in history_mod.RESOURCES:
             if resource not in history.values:
@@ -140,14 +141,19 @@ class Profiler:
                 fallback=np.asarray(model.fallback_, dtype=bool))
             result.peaks[resource] = model.peak(0.95)
             means = _slot_means(y, history.start, history.step, model)
-            for i, uuid in enumerate(profiled):
-                states[uuid]['models'][resource] = dict(
-                    model.instance_state(i), model=model.name)
-            del model
+            # The states (Python lists, far larger than the model's
+            # arrays) are written once every resource is fitted, so that
+            # no fit runs beside the states of the resources before it.
+            fitted[resource] = model
             found[resource] = self._bursts(y, means, history.start,
                                            history.step)
             recent[resource] = y[:, -n_recent:].copy()
             del y, means
+        for resource, model in fitted.items():
+            for i, uuid in enumerate(profiled):
+                states[uuid]['models'][resource] = dict(
+                    model.instance_state(i), model=model.name)
+        del fitted
         correlations = self._correlations(recent)
         for entry in bursts_mod.summarise(profiled, found, correlations,
                                           history.step):

@@ -146,7 +146,13 @@ class Ensemble(base.ForecastModel):
         self.scored_instances_ = np.zeros(n, dtype=int)
         self.pending_ = []
         self.recent_ = np.full((n, h + self.origin_every), np.nan)
-        return self.update(y[:, split:])
+        self.update(y[:, split:])
+        # Members that defer work on what they learnt catch up now, so
+        # that a fitted ensemble holds nothing of its history.
+        for member in self.members_:
+            if hasattr(member, 'flush_errors'):
+                member.flush_errors()
+        return self
 
     def update(self, y_new):
         self._check_fitted()

@@ -110,7 +110,7 @@ class RunningModel(base.ForecastModel):
         self._pending.append((values, forecasts))
         self._pending_steps += values.shape[0]
         if self._pending_steps >= ERROR_BLOCK:
-            self._flush_errors()
+            self.flush_errors()
         self.observed_ += seen.sum(axis=0)
         self.end_ += values.shape[0] * self.step_
         self.fallback_ = self.observed_ < self.MIN_OBSERVED
@@ -128,25 +128,26 @@ class RunningModel(base.ForecastModel):
 
     @property
     def error_scale_(self):
-        self._flush_errors()
+        self.flush_errors()
         return self._error_scale
 
     @error_scale_.setter
     def error_scale_(self, value):
-        self._flush_errors()
+        self.flush_errors()
         self._error_scale = value
 
     @property
     def errors_seen_(self):
-        self._flush_errors()
+        self.flush_errors()
         return self._errors_seen
 
     @errors_seen_.setter
     def errors_seen_(self, value):
-        self._flush_errors()
+        self.flush_errors()
         self._errors_seen = value
 
-    def _flush_errors(self):
+    def flush_errors(self):
+        """Weigh the errors of the steps learnt since the last time."""
         pending = getattr(self, '_pending', None)
         self._pending, self._pending_steps = [], 0
         if not pending:
