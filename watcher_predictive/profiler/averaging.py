@@ -16,7 +16,7 @@ profile, all learned incrementally.
 Every model here keeps only running statistics, so ``update`` gives
 exactly what fitting everything at once would (``UPDATE_EXACT``): a fit is
 a replay of the series through the same update, step by step, vectorised
-over instances.
+over instances (:class:`.running.RunningModel`).
 
 Their own intervals are Gaussian, from a running mean of their absolute
 one-step errors, widened with the horizon as suits each model. The
@@ -25,152 +25,16 @@ members' own, used alone or before the ensemble has calibrated.
 """
 
 import numpy as np
-from scipy import stats
 
 from watcher_predictive import exception
-from watcher_predictive.profiler import base
+from watcher_predictive.profiler import running
+from watcher_predictive.profiler import slot_profile
 
 DAY = 86400
 WEEK = 7 * DAY
-# Mean absolute error to standard deviation, for Gaussian errors.
-MAE_TO_SIGMA = np.sqrt(np.pi / 2)
-# Weight of the latest error in the running mean absolute error.
-ERROR_RATE = 0.02
 
 
-class _RunningModel(base.ForecastModel):
-    """Shared machinery: replayed fit, error scale, state."""
-
-    STATE_VERSION = 1
-    # Steps of history below which a model is a fallback for an instance.
-    MIN_OBSERVED = 12
-
-    def _params(self):
-        return {}
-
-    def _arrays(self):
-        """Names of the per-instance state arrays (first axis: instances)."""
-        return ()
-
-    def _init(self, n):
-        raise NotImplementedError
-
-    def _step(self, t, values, seen):
-        """Learn one grid step: ``values`` (n,), ``seen`` its non-NaN
-        mask; ``t`` its epoch time. Returns the one-step forecast that was
-        made for it before learning (n,).
-        """
-        raise NotImplementedError
-
-    def _point(self, h):
-        """Median forecast (n, h) from the current state."""
-        raise NotImplementedError
-
-    def _spread_growth(self, h):
-        """Factor (h,) by which one-step error quantiles widen."""
-        return np.ones(h)
-
-    def fit(self, y, start, step):
-        y = np.asarray(y, dtype=float)
-        if y.ndim != 2:
-            raise exception.InvalidParameter(
-                name='y', value=y.shape,
-                reason='expected an array shaped (instances, steps)')
-        if step <= 0 or DAY % step:
-            raise exception.InvalidParameter(
-                name='step', value=step,
-                reason='the step must divide a day (86400 s) evenly')
-        self.step_ = int(step)
-        self.end_ = int(start)
-        n = y.shape[0]
-        self.observed_ = np.zeros(n, dtype=int)
-        self.error_scale_ = np.zeros(n)
-        self.errors_seen_ = np.zeros(n, dtype=int)
-        self._init(n)
-        self.fallback_ = np.ones(n, dtype=bool)
-        return self.update(y)
-
-    def update(self, y_new):
-        self.replay(y_new)
-        return self
-
-    def replay(self, y_new):
-        """Learn ``y_new`` like :meth:`update`, and return the one-step
-        forecasts made for each of its steps (NaN where there was none).
-        """
-        self._check_fitted()
-        y_new = np.asarray(y_new, dtype=float)
-        if y_new.ndim != 2 or y_new.shape[0] != self.observed_.size:
-            raise exception.InvalidParameter(
-                name='y_new', value=y_new.shape,
-                reason='expected (%d instances, steps)' % self.observed_.size)
-        forecasts = np.full(y_new.shape, np.nan)
-        for i in range(y_new.shape[1]):
-            values = y_new[:, i]
-            seen = ~np.isnan(values)
-            forecast = self._step(self.end_, values, seen)
-            forecasts[:, i] = forecast
-            ok = seen & ~np.isnan(forecast)
-            # Running mean absolute one-step error; the first error of an
-            # instance starts it.
-            err = np.abs(np.where(ok, values - forecast, 0.0))
-            rate = np.where(self.errors_seen_ > 0, ERROR_RATE, 1.0)
-            self.error_scale_ += np.where(ok, rate * (err -
-                                                      self.error_scale_), 0.0)
-            self.errors_seen_ += ok
-            self.observed_ += seen
-            self.end_ += self.step_
-        self.fallback_ = self.observed_ < self.MIN_OBSERVED
-        return forecasts
-
-    def predict(self, h, levels=base.DEFAULT_LEVELS):
-        levels = self._check_predict(h, levels)
-        point = self._point(h)
-        sigma = (MAE_TO_SIGMA * self.error_scale_)[:, None] * \
-            self._spread_growth(h)[None, :]
-        return gaussian_quantiles(point, sigma, levels)
-
-    def get_state(self):
-        self._check_fitted()
-        return {'model': self.name, 'version': self.STATE_VERSION,
-                'params': self._params(), 'step': self.step_,
-                'end': self.end_,
-                'instances': [self.instance_state(i)
-                              for i in range(self.observed_.size)]}
-
-    def instance_state(self, i):
-        state = {'observed': int(self.observed_[i]),
-                 'errors_seen': int(self.errors_seen_[i]),
-                 'error_scale': float(self.error_scale_[i]),
-                 'fallback': bool(self.fallback_[i])}
-        for name in self._arrays():
-            state[name] = np.asarray(getattr(self, name)[i]).tolist()
-        return state
-
-    @classmethod
-    def from_state(cls, state):
-        model = cls(**state.get('params', {}))
-        model._check_state(state)
-        rows = state['instances']
-        model.step_ = int(state['step'])
-        model.end_ = int(state['end'])
-        model.observed_ = np.array([r['observed'] for r in rows], dtype=int)
-        model.errors_seen_ = np.array([r['errors_seen'] for r in rows],
-                                      dtype=int)
-        model.error_scale_ = np.array([r['error_scale'] for r in rows],
-                                      dtype=float)
-        model.fallback_ = np.array([r['fallback'] for r in rows],
-                                   dtype=bool)
-        model._init(len(rows))
-        for name in model._arrays():
-            template = getattr(model, name)
-            setattr(model, name, np.array(
-                [r[name] for r in rows], dtype=template.dtype).reshape(
-                    template.shape))
-        return model
-
-
-class LastValue(_RunningModel):
+class LastValue(running.RunningModel):
     """Persistence: the last observed value, held flat."""
 
     name = 'last_value'
@@ -181,9 +45,9 @@ class LastValue(_RunningModel):
     def _init(self, n):
         self.last_ = np.full(n, np.nan)
 
-    def _step(self, t, values, seen):
-        forecast = self.last_.copy()
-        self.last_ = np.where(seen, values, self.last_)
+    def _forecasts(self, values, seen):
+        forecast, self.last_ = slot_profile.forward_fill(values, seen,
+                                                         self.last_)
         return forecast
 
     def _point(self, h):
@@ -194,7 +58,7 @@ class LastValue(_RunningModel):
         return np.sqrt(np.arange(1, h + 1))
 
 
-class MovingAverage(_RunningModel):
+class MovingAverage(running.RunningModel):
     """Simple moving average of the last ``window`` observed values."""
 
     name = 'moving_average'
@@ -238,7 +102,7 @@ class MovingAverage(_RunningModel):
         return np.sqrt(1 + np.arange(h) / self.window)
 
 
-class ExponentialMovingAverage(_RunningModel):
+class ExponentialMovingAverage(running.RunningModel):
     """Exponential moving average with a half-life in seconds."""
 
     name = 'ema'
@@ -262,10 +126,11 @@ class ExponentialMovingAverage(_RunningModel):
     def _step(self, t, values, seen):
         forecast = self.level_.copy()
         alpha = 1.0 - 0.5 ** (self.step_ / self.half_life)
-        fresh = seen & np.isnan(self.level_)
-        self.level_ = np.where(fresh, values, self.level_)
+        level = self.level_
+        fresh = seen & np.isnan(level)
         grow = seen & ~fresh
-        self.level_[grow] += alpha * (values[grow] - self.level_[grow])
+        self.level_ = np.where(fresh, values, np.where(
+            grow, level + alpha * (values - level), level))
         return forecast
 
     def _point(self, h):
@@ -276,7 +141,20 @@ class ExponentialMovingAverage(_RunningModel):
         return np.sqrt(np.arange(1, h + 1))
 
 
-class SeasonalProfile(_RunningModel):
+def _slot_array(name):
+    """A property showing a slot-major array of the shared recursion as
+    (instances, slots), the layout of the state.
+    """
+    def get(self):
+        return getattr(self.slots_, name).T
+
+    def set(self, value):
+        setattr(self.slots_, name, np.ascontiguousarray(np.asarray(
+            value, dtype=getattr(self.slots_, name).dtype).T))
+    return property(get, set)
+
+
+class SeasonalProfile(running.RunningModel):
     """Robust time-of-day profile with day-of-week offsets.
 
     Each time-of-day slot holds an exponentially weighted mean over days
@@ -305,67 +183,69 @@ class SeasonalProfile(_RunningModel):
         return ('slot_mean_', 'slot_dev_', 'slot_seen_', 'weekday_',
                 'weekday_seen_')
 
+    def share(self, registry, count=True):
+        """Learn the profile together with the other models given the
+        same ``registry`` (a dict), which must learn the same history:
+        the recursion then runs once for all of them. Every model sharing
+        it is counted (``count``) before any of them is fitted.
+        """
+        self._registry = registry
+        if count:
+            registry['sharers'] = registry.get('sharers', 0) + 1
+
     def _init(self, n):
-        slots = DAY // self.step_
-        self.slot_mean_ = np.zeros((n, slots))
-        self.slot_dev_ = np.zeros((n, slots))
-        self.slot_seen_ = np.zeros((n, slots), dtype=int)
-        self.weekday_ = np.zeros((n, 7))
-        self.weekday_seen_ = np.zeros((n, 7), dtype=int)
+        registry = getattr(self, '_registry', None)
+        key = (n, self.step_, self.day_half_life, self.clip)
+        core = registry.get(key) if registry is not None else None
+        if core is None or not core.can_share(self.end_):
+            core = slot_profile.SlotRecursion(n, self.step_,
+                                              self.day_half_life, self.clip)
+            if registry is not None:
+                core.remember = True
+                core.users = registry.get('sharers', 1)
+                registry[key] = core
+        self.slots_ = core
 
-    def _where(self, t):
-        return int((t % DAY) // self.step_), int((t // DAY + 3) % 7)
+    # Per-instance views of the slot-major arrays, (instances, slots).
+    slot_mean_ = _slot_array('mean')
+    slot_dev_ = _slot_array('dev')
+    slot_seen_ = _slot_array('seen')
+    weekday_ = _slot_array('weekday')
+    weekday_seen_ = _slot_array('weekday_seen')
 
-    def _step(self, t, values, seen):
-        slot, weekday = self._where(t)
-        mean = self.slot_mean_[:, slot]
-        dev = self.slot_dev_[:, slot]
-        count = self.slot_seen_[:, slot]
-        offset = self.weekday_[:, weekday]
-        known = count > 0
-        forecast = np.where(known, mean + offset, np.nan)
-        alpha = 1.0 - 0.5 ** (1.0 / self.day_half_life)
-        later = seen & known
-        # The first few days of a slot are taken as they come; after that
-        # a value far from the slot's mean counts only up to ``clip``
-        # deviations.
-        diff = np.where(later, values - mean, 0.0)
-        limit = self.clip * np.maximum(dev, 1e-9)
-        diff = np.where(count >= 3, np.clip(diff, -limit, limit), diff)
-        first = seen & ~known
-        self.slot_mean_[:, slot] = np.where(first, values,
-                                            mean + alpha * diff)
-        self.slot_dev_[:, slot] = dev + np.where(
-            later, alpha * (np.abs(diff) - dev), 0.0)
-        self.slot_seen_[:, slot] = count + seen
-        # Weekday offset from what the time-of-day profile leaves.
-        beta = 0.1 / (1.0 + self.weekday_seen_[:, weekday] / 288.0)
-        self.weekday_[:, weekday] = offset + np.where(
-            later, beta * (diff - offset), 0.0)
-        self.weekday_seen_[:, weekday] += later
-        return forecast
+    def _forecasts(self, values, seen):
+        return self.slots_.advance(values, self.end_)[0]
+
+    def instance_state(self, i, profile=True):
+        """``profile=False`` leaves out the profile's arrays, for a model
+        that shares them with another one already described.
+        """
+        return super().instance_state(
+            i, skip=() if profile else SeasonalProfile._arrays(self))
+
+    def baseline(self, start, n_steps):
+        """The profile's slot means at ``n_steps`` steps from ``start``,
+        (instances, steps), without weekday offsets.
+        """
+        times = start + self.step_ * np.arange(n_steps, dtype=np.int64)
+        return self.slots_.mean[(times % DAY) // self.step_].T
 
     def _point(self, h):
         times = self.end_ + self.step_ * np.arange(h)
         slots = (times % DAY) // self.step_
         weekdays = (times // DAY + 3) % 7
+        core = self.slots_
         # Day-of-week offsets count only once two weeks have been seen.
         weekly = (self.observed_ >= 2 * WEEK // self.step_)[:, None]
-        offset = np.where(weekly, self.weekday_[:, weekdays], 0.0)
-        profile = self.slot_mean_[:, slots]
-        unseen = self.slot_seen_[:, slots] == 0
+        offset = np.where(weekly, core.weekday[weekdays].T, 0.0)
+        profile = core.mean[slots].T
+        unseen = core.seen[slots].T == 0
         if np.any(unseen):
-            overall = np.where(self.slot_seen_ > 0, self.slot_mean_, np.nan)
+            overall = np.where(core.seen > 0, core.mean, np.nan)
             with np.errstate(all='ignore'):
-                fill = np.nan_to_num(np.nanmean(overall, axis=1), nan=0.0)
+                fill = np.nan_to_num(np.nanmean(overall, axis=0), nan=0.0)
             profile = np.where(unseen, fill[:, None], profile)
         return profile + offset
-
-
-def gaussian_quantiles(point, sigma, levels):
-    """Quantiles (n, h, q) of normal distributions around ``point``."""
-    z = stats.norm.ppf(np.asarray(levels, dtype=float))
-    return point[:, :, None] + np.asarray(sigma)[..., None] * z
 
 
 class SeasonalPersistence(SeasonalProfile):
@@ -387,23 +267,23 @@ class SeasonalPersistence(SeasonalProfile):
         self.last_ = np.full(n, np.nan)
         self.last_profile_ = np.full(n, np.nan)
 
-    def _step(self, t, values, seen):
-        slot = self._where(t)[0]
-        profile_now = np.where(self.slot_seen_[:, slot] > 0,
-                               self.slot_mean_[:, slot], np.nan)
-        forecast = self.last_ + np.nan_to_num(profile_now -
-                                              self.last_profile_)
-        super()._step(t, values, seen)
-        self.last_ = np.where(seen, values, self.last_)
-        self.last_profile_ = np.where(seen, self.slot_mean_[:, slot],
-                                      self.last_profile_)
+    def _forecasts(self, values, seen):
+        _, before, after = self.slots_.advance(values, self.end_)
+        forecast, self.last_ = slot_profile.forward_fill(values, seen,
+                                                         self.last_)
+        last_profile, self.last_profile_ = slot_profile.forward_fill(
+            after, seen, self.last_profile_)
+        # In place: the forecast is the last value plus the profile's
+        # change since it was seen.
+        np.subtract(before, last_profile, out=last_profile)
+        forecast += np.nan_to_num(last_profile, copy=False)
         return forecast
 
     def _point(self, h):
         times = self.end_ + self.step_ * np.arange(h)
         slots = (times % DAY) // self.step_
-        ahead = np.where(self.slot_seen_[:, slots] > 0,
-                         self.slot_mean_[:, slots], np.nan)
+        core = self.slots_
+        ahead = np.where(core.seen[slots] > 0, core.mean[slots], np.nan).T
         change = np.nan_to_num(ahead - self.last_profile_[:, None])
         return np.nan_to_num(self.last_, nan=0.0)[:, None] + change
 

@@ -39,8 +39,17 @@ class SeasonalARIMA(base.ForecastModel):
     def __init__(self, orders=DEFAULT_ORDERS):
         self.orders = tuple(tuple(o) for o in orders)
 
+    def share(self, registry):
+        """Learn the seasonal profile with the other models given the same
+        ``registry``; see ``averaging.SeasonalProfile.share``.
+        """
+        self._registry = registry
+        registry['sharers'] = registry.get('sharers', 0) + 1
+
     def fit(self, y, start, step):
         self.profile_ = averaging.SeasonalProfile()
+        if getattr(self, '_registry', None) is not None:
+            self.profile_.share(self._registry, count=False)
         self.profile_.fit(np.asarray(y, dtype=float)[:, :0], start, step)
         departures = self._departures(y)
         self.arima_ = arima.BatchedARIMA(orders=self.orders).fit(
@@ -51,6 +60,10 @@ class SeasonalARIMA(base.ForecastModel):
         y = np.asarray(y, dtype=float)
         expected = self.profile_.replay(y)
         return y - expected
+
+    def flush_errors(self):
+        """Bring the profile's deferred error scale up to date."""
+        self.profile_.flush_errors()
 
     def update(self, y_new):
         self._check_fitted()
@@ -82,8 +95,8 @@ class SeasonalARIMA(base.ForecastModel):
                 'profile': self.profile_.get_state(),
                 'arima': self.arima_.get_state()}
 
-    def instance_state(self, i):
-        return {'profile': self.profile_.instance_state(i),
+    def instance_state(self, i, profile=True):
+        return {'profile': self.profile_.instance_state(i, profile),
                 'arima': self.arima_.instance_state(i)}
 
     @classmethod

@@ -43,6 +43,9 @@ STATE_VERSION = 2
 # also what keeps their cost bounded on long histories).
 MAX_LAG = 6
 CORRELATION_DAYS = 3
+# Instances whose bursts, correlations and Markov counts are computed at
+# once: large enough to vectorise, small enough to stay in the caches.
+BLOCK = 1024
 
 
 @dataclasses.dataclass
@@ -93,6 +96,15 @@ class Profiler:
             return self.model_factory()
 
     def profile(self, history, horizon_steps):
+        """Profile every instance of ``history`` with enough of it.
+
+        One resource is copied out of the history at a time (the
+        instances kept), fitted, forecast and searched for bursts; what
+        later phases need of it is kept (its model, its last days), the
+        rest is dropped before the next resource. The Markov
+        chain, the bursts and the correlations work by blocks of
+        ``BLOCK`` instances, which bounds their temporaries.
+        """
         if horizon_steps < 1:
             raise exception.InvalidParameter(
                 name='horizon_steps', value=horizon_steps,
@@ -111,64 +123,99 @@ class Profiler:
                                skipped=skipped, states={})
         if not profiled:
             return result
-        subset = history.select(profiled)
+        rows = np.flatnonzero(observed >= self.min_history_steps)
+        if rows.size == len(history.instance_ids):
+            rows = slice(None)
         states = {uuid: {'version': STATE_VERSION, 'step': history.step,
                          'history_end': history.end, 'models': {}}
                   for uuid in profiled}
-        baselines = {}
+        self._markov(history, rows, horizon_steps, result, states)
+        found = {}
+        recent = {}
+        fitted = {}
+        n_recent = CORRELATION_DAYS * 86400 // history.step
         for resource in history_mod.RESOURCES:
-            if resource not in subset.values:
+            if resource not in history.values:
                 continue
-            y = subset.values[resource]
-            model = self._model(horizon_steps).fit(y, subset.start,
-                                                   subset.step)
+            y = history.values[resource][rows]
+            model = self._model(horizon_steps).fit(y, history.start,
+                                                   history.step)
             result.forecasts[resource] = base.Forecast(
                 instance_ids=tuple(profiled), resource=resource,
-                start=subset.end, step=subset.step, levels=self.levels,
+                start=history.end, step=history.step, levels=self.levels,
                 quantiles=model.predict(horizon_steps, self.levels),
                 model=model.name,
                 fallback=np.asarray(model.fallback_, dtype=bool))
             result.peaks[resource] = model.peak(0.95)
             result.models[resource] = model  # learning hook
-            baselines[resource] = _baseline(y, subset.start, subset.step,
-                                            model)
+            means = _slot_means(y, history.start, history.step, model)
+            # The states (Python lists, far larger than the model's
+            # arrays) are written once every resource is fitted, so that
+            # no fit runs beside the states of the resources before it.
+            fitted[resource] = model
+            found[resource] = self._bursts(y, means, history.start,
+                                           history.step)
+            recent[resource] = y[:, -n_recent:].copy()
+            del y, means
+        for resource, model in fitted.items():
             for i, uuid in enumerate(profiled):
                 states[uuid]['models'][resource] = dict(
                     model.instance_state(i), model=model.name)
-        self._markov(subset, horizon_steps, result, states)
-        self._bursts(subset, baselines, states)
+        del fitted
+        correlations = self._correlations(recent)
+        for entry in bursts_mod.summarise(profiled, found, correlations,
+                                          history.step):
+            states[entry.pop('instance')].update(entry)
         result.states = states
         return result
 
-    def _markov(self, subset, horizon_steps, result, states):
-        resources = [r for r in self.markov_resources if r in subset.values]
+    def _markov(self, history, rows, horizon_steps, result, states):
+        resources = [r for r in self.markov_resources if r in history.values]
         if not resources:
             return
         chain = markov.MarkovChain(resources=tuple(resources)).fit(
-            {r: subset.values[r] for r in resources}, subset.start,
-            subset.step)
+            {r: history.values[r][rows] for r in resources}, history.start,
+            history.step)
         result.markov_chain = chain  # learning hook
         result.state_probabilities = chain.predict_states(horizon_steps)
         result.state_labels = tuple(chain.state_labels())
-        for i, uuid in enumerate(subset.instance_ids):
+        for i, uuid in enumerate(result.profiled):
             states[uuid]['markov'] = chain.instance_state(i)
             states[uuid]['markov']['states'] = list(result.state_labels)
 
-    def _bursts(self, subset, baselines, states):
-        found = {r: bursts_mod.detect_bursts(
-            subset.values[r], baselines[r], subset.start, subset.step)
-            for r in baselines}
-        recent = subset.tail(CORRELATION_DAYS * 86400 // subset.step)
-        correlations = bursts_mod.resource_correlations(
-            recent.values, MAX_LAG) if 'cpu' in recent.values else {}
-        for entry in bursts_mod.summarise(subset.instance_ids, found,
-                                          correlations, subset.step):
-            uuid = entry.pop('instance')
-            states[uuid].update(entry)
+    def _bursts(self, y, means, start, step):
+        """Bursts of one resource against its slot means (slots,
+        instances), by blocks of instances.
+        """
+        times = start + step * np.arange(y.shape[1], dtype=np.int64)
+        slots = (times % 86400) // step
+        return _concat(bursts_mod.Bursts, [
+            bursts_mod.detect_bursts(y[b:b + BLOCK],
+                                     means[:, b:b + BLOCK][slots].T, start,
+                                     step)
+            for b in range(0, y.shape[0], BLOCK)])
+
+    def _correlations(self, recent):
+        if 'cpu' not in recent:
+            return {}
+        n = recent['cpu'].shape[0]
+        blocks = [bursts_mod.resource_correlations(
+            {r: a[b:b + BLOCK] for r, a in recent.items()}, MAX_LAG)
+            for b in range(0, n, BLOCK)]
+        return {r: _concat(bursts_mod.CrossCorrelation,
+                           [block[r] for block in blocks], keep=('lags',))
+                for r in blocks[0]}
 
 
-def _baseline(y, start, step, model=None):
-    """What the seasonal profile says of each step of ``y``.
+def _concat(cls, parts, keep=()):
+    """One dataclass of per-instance arrays from those of blocks."""
+    return cls(**{f.name: getattr(parts[0], f.name) if f.name in keep
+                  else np.concatenate([getattr(p, f.name) for p in parts])
+                  for f in dataclasses.fields(cls)})
+
+
+def _slot_means(y, start, step, model=None):
+    """The seasonal profile's slot means, (slots, instances).
 
     The ensemble's own seasonal profile member is used when it has one
     (it has learned the same history); otherwise a profile is fitted.
@@ -180,6 +227,4 @@ def _baseline(y, start, step, model=None):
             profile = member
     if profile is None:
         profile = averaging.SeasonalProfile().fit(y, start, step)
-    times = start + step * np.arange(y.shape[1])
-    slots = (times % 86400) // step
-    return profile.slot_mean_[:, slots]
+    return profile.slots_.mean

@@ -41,8 +41,6 @@ parameters are re-estimated only by ``fit`` makes a fit and a fit followed
 by updates differ slightly: hence ``UPDATE_EXACT = False``.
 """
 
-import warnings
-
 import numpy as np
 
 from watcher_predictive import exception
@@ -132,8 +130,13 @@ class Ensemble(base.ForecastModel):
         validation = int(self.validation_days * 86400 // step)
         split = max(t - validation, min(t, 2 * 86400 // step))
         self.step_ = int(step)
-        self.members_ = [f().fit(y[:, :split], start, step)
-                         for f in self._factories()]
+        members = [f() for f in self._factories()]
+        # Members built on the same seasonal profile learn it once.
+        shared = {}
+        for member in members:
+            if hasattr(member, 'share'):
+                member.share(shared)
+        self.members_ = [m.fit(y[:, :split], start, step) for m in members]
         self.end_ = int(start + split * step)
         self.weights_ = np.full((n, h, k), 1.0 / k)
         self.loss_ = np.zeros((n, h, k))
@@ -143,7 +146,13 @@ class Ensemble(base.ForecastModel):
         self.scored_instances_ = np.zeros(n, dtype=int)
         self.pending_ = []
         self.recent_ = np.full((n, h + self.origin_every), np.nan)
-        return self.update(y[:, split:])
+        self.update(y[:, split:])
+        # Members that defer work on what they learnt catch up now, so
+        # that a fitted ensemble holds nothing of its history.
+        for member in self.members_:
+            if hasattr(member, 'flush_errors'):
+                member.flush_errors()
+        return self
 
     def update(self, y_new):
         self._check_fitted()
@@ -214,10 +223,8 @@ class Ensemble(base.ForecastModel):
         self.weights_ = self._weights_from_loss()
         # Calibration: quantiles of the scaled errors per horizon step.
         z = np.where(seen, error / scale, np.nan)
-        with warnings.catch_warnings():
-            # A horizon step nobody observed is all-NaN: skipped below.
-            warnings.simplefilter('ignore', RuntimeWarning)
-            batch = np.nanquantile(z, CALIBRATION_LEVELS, axis=0).T
+        # A horizon step nobody observed is all-NaN: skipped below.
+        batch = column_quantiles(z, CALIBRATION_LEVELS)
         ok = ~np.isnan(batch[:, 0])
         rate = 1.0 if self.scored_ == 0 else self.calibration_rate
         self.calibration_[ok] += rate * (batch[ok] - self.calibration_[ok])
@@ -284,10 +291,26 @@ class Ensemble(base.ForecastModel):
             'scale': float(self.scale_[i]),
             'scored': int(self.scored_instances_[i]),
             'fallback': bool(self.fallback_[i]),
-            'members': {name: member.instance_state(i)
-                        for name, member in zip(self.member_names,
-                                                self.members_)},
+            'members': self._member_states(i),
         }
+
+    def _member_states(self, i):
+        # Members sharing one seasonal profile describe it once: the
+        # others name the member that holds it.
+        owners = {}
+        states = {}
+        for name, member in zip(self.member_names, self.members_):
+            core = getattr(getattr(member, 'profile_', member), 'slots_',
+                           None)
+            if core is None:
+                states[name] = member.instance_state(i)
+            elif id(core) in owners:
+                states[name] = dict(member.instance_state(i, profile=False),
+                                    profile_in=owners[id(core)])
+            else:
+                owners[id(core)] = name
+                states[name] = member.instance_state(i)
+        return states
 
     def get_state(self):
         self._check_fitted()
@@ -334,3 +357,26 @@ class Ensemble(base.ForecastModel):
                                      len(rows), model.horizon_steps +
                                      model.origin_every)
         return model
+
+
+def column_quantiles(z, levels):
+    """``np.nanquantile(z, levels, axis=0).T`` for a 2-D ``z``, (columns,
+    levels), NaN for a column without values.
+
+    numpy takes the quantiles of every column in a Python loop; this
+    sorts all columns at once (NaN last) and interpolates as numpy's
+    default ("linear") method does, with the same arithmetic.
+    """
+    ordered = np.sort(z, axis=0)
+    count = np.sum(~np.isnan(z), axis=0)
+    last = np.maximum(count - 1, 0)[:, None]
+    virtual = last * np.asarray(levels, dtype=float)[None, :]
+    below = np.floor(virtual)
+    gamma = virtual - below
+    below = np.minimum(below.astype(int), last)
+    above = np.minimum(below + 1, last)
+    columns = np.arange(z.shape[1])[:, None]
+    a, b = ordered[below, columns], ordered[above, columns]
+    diff = b - a
+    result = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+    return np.where(count[:, None] > 0, result, np.nan)

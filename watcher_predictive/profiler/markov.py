@@ -41,13 +41,13 @@ their states (how often each was seen) instead of the chain.
 """
 
 import itertools
-import warnings
 
 import numpy as np
 
 from watcher_predictive import exception
 from watcher_predictive.profiler import base
 from watcher_predictive.profiler import history as history_mod
+from watcher_predictive.profiler import markov_fit
 
 MAX_STATES = 256
 
@@ -62,29 +62,7 @@ def level_names(levels):
         'high',)
 
 
-def uniform_edges(thresholds, low, high, bins=7):
-    """Bin edges for ``MarkovChain.fit`` from fixed level thresholds.
-
-    :param thresholds: (..., levels - 1), such as ``capacity * [1/3, 2/3]``;
-        leading axes broadcast against (instances, resources)
-    :param low: lowest value expected, usually 0; ``high``: the highest,
-        usually the capacity. Both broadcast against the leading axes.
-    :returns: (..., levels * bins + 1), each level cut into equal bins
-    """
-    thresholds = np.asarray(thresholds, dtype=float)
-    low, high = (np.broadcast_to(np.asarray(bound, dtype=float),
-                                 thresholds.shape[:-1])[..., None]
-                 for bound in (low, high))
-    bounds = np.concatenate([low, thresholds, high], axis=-1)
-    if np.any(np.diff(bounds, axis=-1) < 0) or not np.all(
-            np.isfinite(bounds)):
-        raise exception.InvalidParameter(
-            name='thresholds', value=bounds.tolist(), reason='low, the '
-            'thresholds and high must be finite and non-decreasing')
-    lower, upper = bounds[..., :-1, None], bounds[..., 1:, None]
-    inner = lower + (upper - lower) * np.arange(bins) / bins
-    return np.concatenate([inner.reshape(bounds.shape[:-1] + (-1,)), high],
-                          axis=-1)
+uniform_edges = markov_fit.uniform_edges
 
 
 class MarkovChain:
@@ -163,11 +141,12 @@ class MarkovChain:
             raise exception.InvalidParameter(
                 name='step', value=step,
                 reason='the grid step must be a positive number of seconds')
-        x = self._stack(values)
-        n = x.shape[0]
+        arrays = markov_fit.arrays(values, self.resources)
+        n = arrays[0].shape[0]
         width = self.levels * self.bins + 1
-        if edges is None:
-            edges = self._quantile_edges(x)
+        quantiles = edges is None
+        if quantiles:
+            edges = np.zeros((n, len(self.resources), width))
         else:
             edges = np.array(np.broadcast_to(
                 np.asarray(edges, dtype=float),
@@ -188,7 +167,7 @@ class MarkovChain:
         self.age_ = np.zeros(n, dtype=int)
         self.transitions_ = np.zeros(n, dtype=int)
         self.observed_ = np.zeros(n, dtype=int)
-        self._learn(x)
+        self._learn(arrays, quantiles)
         return self
 
     def update(self, values_new):
@@ -197,97 +176,27 @@ class MarkovChain:
         :returns: self
         """
         self._check_fitted()
-        x = self._stack(values_new)
-        if x.shape[0] != self.edges_.shape[0]:
+        arrays = markov_fit.arrays(values_new, self.resources)
+        if arrays[0].shape[0] != self.edges_.shape[0]:
             raise exception.InvalidParameter(
-                name='values_new', value=x.shape[0],
+                name='values_new', value=arrays[0].shape[0],
                 reason='the model was fitted on %d instances; update them '
                        'all, in the same order' % self.edges_.shape[0])
-        self._learn(x)
+        self._learn(arrays)
         return self
 
-    def _stack(self, values):
-        try:
-            arrays = [np.asarray(values[r], dtype=float)
-                      for r in self.resources]
-        except (KeyError, TypeError):
-            raise exception.InvalidParameter(
-                name='values', value=list(values), reason='expected a dict '
-                'holding %s' % ', '.join(self.resources))
-        shapes = {a.shape for a in arrays}
-        if len(shapes) != 1 or arrays[0].ndim != 2:
-            raise exception.InvalidParameter(
-                name='values', value=sorted(shapes),
-                reason='every resource must be an array shaped (instances, '
-                       'steps), all the same shape')
-        return np.stack(arrays, axis=1)
-
-    def _quantile_edges(self, x):
-        observed = ~np.isnan(x).any(axis=1)
-        joint = np.where(observed[:, None, :], x, np.nan)
-        grid = np.linspace(0.0, 1.0, self.levels * self.bins + 1)
-        with warnings.catch_warnings():
-            # Instances never observed are expected; they get zeros.
-            warnings.simplefilter('ignore', RuntimeWarning)
-            edges = np.moveaxis(np.nanquantile(joint, grid, axis=2), 0, -1)
-        return np.where(np.isnan(edges), 0.0, edges)
-
-    def _discretise(self, x):
-        """Joint state (instances, steps), -1 where a resource is missing,
-        and the bin of every resource inside its level.
+    def _learn(self, arrays, quantiles=False):
+        """Learn by blocks of instances, which bounds the temporaries (the
+        instances are independent).
         """
-        n, n_res, m = x.shape
-        state = np.zeros((n, m), dtype=int)
-        local = np.zeros((n, n_res, m), dtype=int)
-        for r in range(n_res):
-            fine = np.zeros((n, m), dtype=int)
-            for edge in self.edges_[:, r, 1:-1].T:
-                fine += x[:, r, :] > edge[:, None]
-            local[:, r] = fine % self.bins
-            state = state * self.levels + fine // self.bins
-        observed = ~np.isnan(x).any(axis=1)
-        return np.where(observed, state, -1), local, observed
-
-    def _learn(self, x):
-        n, n_res, m = x.shape
-        if m == 0:
-            return
-        s, b = self.n_states, self.bins
-        state, local, observed = self._discretise(x)
-        # Step t of the chunk is worth f ** (m - 1 - t) at its end, and what
-        # was counted before is worth f ** m: the same as f once per step.
-        decay = self.forgetting ** m
-        weight = self.forgetting ** np.arange(m - 1, -1, -1, dtype=float)
-        carried = np.where(self.age_ == 0, self.last_state_, -1)
-        prev = np.concatenate([carried[:, None], state[:, :-1]], axis=1)
-        rows, cols = np.nonzero((prev >= 0) & (state >= 0))
-        flat = (rows * s + prev[rows, cols]) * s + state[rows, cols]
-        self.counts_ = self.counts_ * decay + np.bincount(
-            flat, weights=weight[cols], minlength=n * s * s).reshape(n, s, s)
-        self.transitions_ += np.bincount(rows, minlength=n)
-
-        rows, cols = np.nonzero(observed)
-        flat = np.concatenate([
-            ((rows * s + state[rows, cols]) * n_res + r) * b +
-            local[rows, r, cols] for r in range(n_res)])
-        self.values_ = self.values_ * decay + np.bincount(
-            flat, weights=np.tile(weight[cols], n_res),
-            minlength=n * s * n_res * b).reshape(n, s, n_res, b)
-        self.observed_ += np.bincount(rows, minlength=n)
-
-        seen = observed.any(axis=1)
-        if np.any(seen):
-            joint = np.where(observed[:, None, :], x, np.nan)[seen]
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore', RuntimeWarning)
-                low, high = np.nanmin(joint, axis=2), np.nanmax(joint, axis=2)
-            self.edges_[seen, :, 0] = np.minimum(self.edges_[seen, :, 0], low)
-            self.edges_[seen, :, -1] = np.maximum(self.edges_[seen, :, -1],
-                                                  high)
-        last = m - 1 - np.argmax(observed[:, ::-1], axis=1)
-        self.last_state_ = np.where(seen, state[np.arange(n), last],
-                                    self.last_state_)
-        self.age_ = np.where(seen, m - 1 - last, self.age_ + m)
+        n, m = arrays[0].shape
+        for begin in range(0, n, markov_fit.BLOCK):
+            rows = slice(begin, begin + markov_fit.BLOCK)
+            x = np.stack([a[rows] for a in arrays], axis=1)
+            if quantiles:
+                self.edges_[rows] = markov_fit.quantile_edges(
+                    x, self.levels * self.bins + 1)
+            markov_fit.learn(self, x, rows)
         self.end_ += m * self.step_
         self.fallback_ = self.transitions_ < self.min_transitions
 
@@ -314,13 +223,13 @@ class MarkovChain:
     def transition_matrix(self):
         """Estimated P(next state | state), (instances, states, states)."""
         self._check_fitted()
-        return _normalise(self.counts_ + self.smoothing)
+        return markov_fit.normalise(self.counts_ + self.smoothing)
 
     def marginal(self):
         """How often each state was seen, smoothed, (instances, states)."""
         self._check_fitted()
-        return _normalise(self.values_[:, :, 0, :].sum(axis=-1) +
-                          self.smoothing)
+        seen = self.values_[:, :, 0, :].sum(axis=-1)
+        return markov_fit.normalise(seen + self.smoothing)
 
     def _chain(self):
         # Fallback instances jump to the marginal from any state.
@@ -335,7 +244,7 @@ class MarkovChain:
         of the transition matrix, batched over instances. Pure.
         """
         self._check_fitted()
-        _check_horizon(h)
+        markov_fit.check_horizon(h)
         matrix, marginal = self._chain()
         n = matrix.shape[0]
         known = self.last_state_ >= 0
@@ -346,13 +255,13 @@ class MarkovChain:
         age, power = self.age_.copy(), matrix
         while np.any(age > 0):
             odd = age % 2 == 1
-            dist[odd] = _step(dist[odd], power[odd])
+            dist[odd] = markov_fit.step(dist[odd], power[odd])
             age //= 2
             if np.any(age > 0):
                 power = power @ power
         out = np.empty((n, int(h), self.n_states))
         for k in range(int(h)):
-            dist = _step(dist, matrix)
+            dist = markov_fit.step(dist, matrix)
             out[:, k] = dist
         return out
 
@@ -364,7 +273,7 @@ class MarkovChain:
         levels = base.check_levels(levels)
         r = self._resource_index(resource)
         mass = self.predict_states(h) @ self._conditional(r)
-        return _invert_cdf(mass, self.edges_[:, r, :], levels)
+        return markov_fit.invert_cdf(mass, self.edges_[:, r, :], levels)
 
     def _resource_index(self, resource):
         if resource not in self.resources:
@@ -384,7 +293,7 @@ class MarkovChain:
         level = self._state_levels[:, r]
         pooled = np.stack([hist[:, level == lvl].sum(axis=1)
                            for lvl in range(self.levels)], axis=1)
-        prior = _normalise(pooled)[:, level, :]
+        prior = markov_fit.normalise(pooled)[:, level, :]
         total = hist.sum(axis=-1, keepdims=True) + self.smoothing
         dist = np.where(total > 0, (hist + self.smoothing * prior) /
                         np.where(total > 0, total, 1.0), prior)
@@ -402,10 +311,10 @@ class MarkovChain:
         baseline to compare with. The current state is drawn from the
         marginal restricted to ``first``.
         """
-        _check_horizon(within)
+        markov_fit.check_horizon(within)
         matrix, marginal = self._chain()
         start = marginal * self._matching(first)
-        start = _normalise(start) * self._matching(first)
+        start = markov_fit.normalise(start) * self._matching(first)
         target = self._matching(then).astype(float)
         hit = np.zeros_like(marginal)
         for _ in range(int(within)):
@@ -490,42 +399,3 @@ class MarkovChain:
                 [row[key] for row in rows], dtype=dtype).reshape(
                     (len(rows),) + shape))
         return model
-
-
-def _check_horizon(h):
-    if int(h) != h or h <= 0:
-        raise exception.InvalidParameter(
-            name='h', value=h, reason='the horizon must be a whole number '
-                                      'of steps, at least one')
-
-
-def _normalise(weights):
-    """Rows summing to one; a row without weight becomes uniform."""
-    total = weights.sum(axis=-1, keepdims=True)
-    return np.where(total > 0, weights / np.where(total > 0, total, 1.0),
-                    1.0 / weights.shape[-1])
-
-
-def _step(dist, matrix):
-    return (dist[:, None, :] @ matrix)[:, 0, :]
-
-
-def _invert_cdf(mass, edges, levels):
-    """Quantiles at ``levels`` of piecewise-uniform distributions.
-
-    :param mass: (instances, h, bins), probability of every bin
-    :param edges: (instances, bins + 1)
-    """
-    cdf = np.concatenate([np.zeros(mass.shape[:-1] + (1,)),
-                          np.cumsum(mass, axis=-1)], axis=-1)
-    cdf /= np.where(cdf[..., -1:] > 0, cdf[..., -1:], 1.0)
-    upper = (cdf[..., None, :] < levels[:, None]).sum(axis=-1)
-    upper = np.clip(upper, 1, mass.shape[-1])
-    edges = np.broadcast_to(edges[:, None, :], cdf.shape)
-    lo_c = np.take_along_axis(cdf, upper - 1, axis=-1)
-    hi_c = np.take_along_axis(cdf, upper, axis=-1)
-    lo_e = np.take_along_axis(edges, upper - 1, axis=-1)
-    hi_e = np.take_along_axis(edges, upper, axis=-1)
-    frac = np.clip((levels - lo_c) / np.where(hi_c > lo_c, hi_c - lo_c, 1.0),
-                   0.0, 1.0)
-    return lo_e + frac * (hi_e - lo_e)
