@@ -17,6 +17,7 @@ import json
 import sys
 import warnings
 
+from watcher_predictive.cmd import audit_args
 from watcher_predictive.cmd import backtest
 from watcher_predictive.cmd import forecast
 from watcher_predictive.cmd import learning as learning_cmd
@@ -26,30 +27,9 @@ from watcher_predictive.cmd import tasks
 from watcher_predictive import exception
 
 
-def _parameter(text):
-    name, sep, value = text.partition('=')
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(
-            'audit parameter %r must be NAME=VALUE, for example '
-            'horizon=7200' % text)
-    try:
-        return name, json.loads(value)
-    except ValueError:
-        return name, value
-
-
 def _demo(args):
-    import jsonschema
-
     from watcher_predictive.cmd import demo
-    from watcher_predictive.plugins import parameters as audit_parameters
-    params = dict(args.parameter or [])
-    try:
-        jsonschema.validate(params, audit_parameters.SCHEMA)
-    except jsonschema.ValidationError as e:
-        where = '.'.join(str(p) for p in e.path) or 'parameters'
-        raise exception.InvalidParameter(name=where, value=e.instance,
-                                         reason=e.message)
+    params = audit_args.checked(args.parameter)
     trace_path = None if args.generated else demo.find_trace(args.trace)
     if args.trace and trace_path is None:
         raise exception.InvalidParameter(
@@ -92,7 +72,8 @@ def build_parser():
     demo.add_argument('--holdout-days', type=float, default=1.0,
                       help='Days at the end of the trace the audit does not '
                            'see (default 1).')
-    demo.add_argument('--parameter', '-p', action='append', type=_parameter,
+    demo.add_argument('--parameter', '-p', action='append',
+                      type=audit_args.parameter,
                       metavar='NAME=VALUE',
                       help='Audit parameter, for example -p horizon=7200; '
                            'repeatable.')

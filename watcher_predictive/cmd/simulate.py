@@ -20,6 +20,7 @@ The guests of the trace are packed on ``--hosts`` hosts; after a warm-up
 
 import json
 
+from watcher_predictive.cmd import audit_args
 from watcher_predictive import exception
 
 FORMATS = ('bitbrains', 'planetlab', 'wide')
@@ -34,18 +35,6 @@ LABELS = (
     ('resize_capped_minutes', 'Minutes a guest wanted more than its '
                               'resized flavor'),
 )
-
-
-def _parameter(text):
-    name, sep, value = text.partition('=')
-    if not sep or not name:
-        raise exception.InvalidParameter(
-            name='--parameter', value=text,
-            reason='give NAME=VALUE, for example host_cpu_threshold=0.8')
-    try:
-        return name, json.loads(value)
-    except ValueError:
-        return name, value
 
 
 def add_parser(subparsers):
@@ -89,7 +78,7 @@ def add_parser(subparsers):
                         help='Watcher strategies the reactive policy runs, '
                              'comma-separated (default both).')
     parser.add_argument('--parameter', '-p', action='append',
-                        type=_parameter, metavar='NAME=VALUE',
+                        type=audit_args.parameter, metavar='NAME=VALUE',
                         help='Audit parameter of the predictive policy '
                              '(also its host threshold for workload_balance)'
                              ', for example -p host_cpu_threshold=0.8.')
@@ -100,17 +89,9 @@ def add_parser(subparsers):
 
 
 def settings(args):
-    import jsonschema
-
     from watcher_predictive.plugins import parameters
     from watcher_predictive.simulation import replay
-    values = dict(args.parameter or [])
-    try:
-        jsonschema.validate(values, parameters.SCHEMA)
-    except jsonschema.ValidationError as e:
-        where = '.'.join(str(p) for p in e.path) or 'parameters'
-        raise exception.InvalidParameter(name=where, value=e.instance,
-                                         reason=e.message)
+    values = audit_args.checked(args.parameter)
     params, _min_history = parameters.plan_parameters(values)
     strategies = tuple(s.strip() for s in args.reactive_strategies.split(
         ',') if s.strip())
