@@ -34,6 +34,10 @@ FAKE_DRIVER_MEMORY_MB = 800000
 HOST_VCPUS = 16
 HOST_MEMORY_MB = 65536
 COMPUTE_HOSTS = ('compute1', 'compute2')
+# [watcher_predictive] max_window_wait of the test cloud, in seconds: longer
+# than one 5-minute step, so that a window opening at the next step is
+# waited for, and far shorter than the day an unthrottle may wait.
+MAX_WINDOW_WAIT = 420
 DATABASES = ('keystone', 'glance', 'placement', 'neutron', 'nova_api',
              'nova', 'nova_cell0', 'watcher', 'gnocchi')
 # Service name -> (catalog type, offset from port_base, URL path).
@@ -246,7 +250,11 @@ def write_all(layout, venv_prefix, gnocchi_paste):
         '[gnocchi_client]\nregion_name = %(region)s\n'
         '[watcher_predictive]\ntelemetry_timeout = 10\n'
         'window_poll_interval = 2\nhistory_days = 3\n'
-        'throttle_driver = noop\n') % {
+        'throttle_driver = noop\n'
+        # An unthrottle whose window opens later than this is skipped
+        # rather than holding its plan for up to a day.
+        'max_window_wait = %(max_wait)d\n') % {
+            'max_wait': MAX_WINDOW_WAIT,
             'rabbit': L.transport_url, 'logs': logs,
             'port': L.port('watcher'), 'db': L.db('watcher'),
             'lock': lock, 'region': REGION} +

@@ -13,24 +13,35 @@
 """watcher-predictive on a real OpenStack cloud, through Watcher's API.
 
 In order (the tests share the cloud and its history, and run in this
-file's order): plan with ``predictive_anticipation`` and review the plan;
-plan again with a short task so that its windows end soon; an audit with
-Gnocchi stopped; Watcher's own ``workload_stabilization`` on the same
-cloud, printed beside ours; the execution of our plan after one of its
-servers was deleted (migrations, resize and throttle checked in Nova,
-placement and the plugin's tables); the short plan started after its
+file's order): plan with ``predictive_anticipation`` and review the plan,
+then queue an operator throttle task for a guest the plan leaves alone and
+plan it with only throttles allowed; plan again with a short task so that
+its windows end soon; an audit with Gnocchi stopped; Watcher's own
+``workload_stabilization`` on the same cloud, printed beside ours; the
+execution of both plans after one server was deleted (migrations, resize
+and throttles checked in Nova, placement and the plugin's tables; an
+unthrottle whose window opens beyond ``max_window_wait`` is skipped, one
+whose window is open lifts its throttle); the short plan started after its
 windows ended (every gated action skipped).
 """
 
 import datetime
+import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 
+from tests.openstack import config
 from tests.openstack import workload
 from watcher_predictive.cmd import demo
 
 GATED = ('predictive_migrate', 'predictive_resize', 'throttle')
+# Every action type a plan of ours holds: each throttle is followed by the
+# unthrottle that lifts it when its window ends.
+ACTION_TYPES = GATED + ('unthrottle',)
 STATE = {}
 
 
@@ -87,6 +98,12 @@ MAIN_PARAMETERS = {
     # A horizon one step longer than the task: every lull, hence every
     # window, opens at once or at the next step, so the plan runs now.
     'task_duration': 1200, 'horizon': 1500}
+# The audit placing the operator throttle: its window (4 steps) must end
+# by the deadline, THROTTLE_TASK_DELAY from now, so that it starts at the
+# 5-minute step the forecast starts at or at the next one.
+THROTTLE_PARAMETERS = {'task_duration': 1200, 'horizon': 1800,
+                       'actions_allowed': ['throttle']}
+THROTTLE_TASK_DELAY = 22 * 60
 
 
 def _show(title, plan, actions):
@@ -95,7 +112,7 @@ def _show(title, plan, actions):
         _indicators(plan)))
 
 
-def _check_action(action):
+def _check_action(action, task_id=None):
     p = action.input_parameters
     assert _epoch(p['window_end']) > time.time(), p
     assert _epoch(p['window_start']) < _epoch(p['window_end']), p
@@ -103,8 +120,53 @@ def _check_action(action):
     assert p['reason'], p
     if action.action_type == 'throttle':
         assert p['host'] == 'compute1', p
-        assert 'burst' in p['reason'], p
+        if task_id and 'operator task %s' % task_id in p['reason']:
+            pass
+        else:
+            assert 'burst' in p['reason'], p
         assert 0 < p['cpu_limit'] < 8, p
+
+
+def _group(actions, task_id=None):
+    """Actions by type, each checked; every throttle has its unthrottle."""
+    by_type = {t: [] for t in ACTION_TYPES}
+    for action in actions:
+        assert action.action_type in by_type, action.action_type
+        by_type[action.action_type].append(action)
+        _check_action(action, task_id)
+    lifts = {}
+    for lift in by_type['unthrottle']:
+        lifts.setdefault(lift.input_parameters['resource_id'], []).append(
+            lift.input_parameters)
+    for throttle in by_type['throttle']:
+        p = throttle.input_parameters
+        # The unthrottle opens when the throttle's window ends.
+        assert any(u['window_start'] == p['window_end'] and
+                   u['host'] == p['host']
+                   for u in lifts.get(p['resource_id'], [])), (p, lifts)
+    assert len(by_type['unthrottle']) == len(by_type['throttle']), \
+        sorted((t, len(a)) for t, a in by_type.items())
+    return by_type
+
+
+def _tasks_cli(cloud, *args):
+    """The plugin's ``task`` command on the cloud, as an operator runs it."""
+    command = [os.path.join(os.path.dirname(sys.executable),
+                            'watcher-predictive'), 'task'] + list(args) + [
+        '--config-file', cloud.layout.conf('watcher', 'watcher.conf'),
+        '--json']
+    out = subprocess.run(command, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, (command, out.stdout, out.stderr)
+    return json.loads(out.stdout)
+
+
+def _queue_task(cloud, instance, kind, delay):
+    [task] = _tasks_cli(cloud, 'add', '--instance', instance, '--kind', kind,
+                        '--deadline', '+%dm' % (delay // 60),
+                        '--reason', 'end-to-end scenario')
+    assert task['state'] == 'pending', task
+    return task
 
 
 def test_predictive_plan(cloud, scenario):
@@ -122,10 +184,7 @@ def test_predictive_plan(cloud, scenario):
         audit.uuid, time.monotonic() - started), plan, actions)
     assert plan.state == 'RECOMMENDED'
 
-    by_type = {t: [] for t in GATED}
-    for action in actions:
-        by_type[action.action_type].append(action)
-        _check_action(action)
+    by_type = _group(actions)
     assert by_type['predictive_migrate'] and by_type['predictive_resize'], \
         sorted((t, len(a)) for t, a in by_type.items())
     for migration in by_type['predictive_migrate']:
@@ -151,19 +210,41 @@ def test_predictive_plan(cloud, scenario):
     STATE.update(template=template, plan=plan, actions=actions,
                  by_type=by_type, throttle_plan=None)
 
-    if not by_type['throttle']:
-        # Whether a bursting neighbour is migrated in its lull or throttled
-        # depends on where "now" falls in its daily profile; with only
-        # throttles allowed, the neighbour is throttled.
-        audit = _audit(watcher, template, {'actions_allowed': ['throttle']})
-        assert audit.state == 'SUCCEEDED', audit.status_message
-        plan, actions = _plan(watcher, audit)
-        _show('Throttle-only audit %s' % audit.uuid, plan, actions)
-        assert [a.action_type for a in actions] == ['throttle']
-        _check_action(actions[0])
-        assert _indicators(plan)['throttles_planned'] == 1
-        STATE.update(throttle_plan=plan, throttle_actions=actions)
-        by_type['throttle'] = actions
+    # Whether a bursting neighbour is throttled or migrated in its lull
+    # depends on where "now" falls in its daily profile. The throttle is
+    # exercised regardless through an operator task, for a compute1 guest
+    # the main plan leaves alone.
+    conn = cloud.connection()
+    acted = {a.input_parameters['resource_id'] for a in actions}
+    spare = [scenario.servers[series].id
+             for series, host, _ in workload.GUESTS
+             if host == 'compute1' and
+             scenario.servers[series].id not in acted]
+    assert spare, 'the main plan acts on every guest of compute1'
+    instance = spare[-1]
+    assert conn.compute.get_server(instance).compute_host == 'compute1'
+    # The deadline leaves room for one window of the task's duration (4
+    # steps) starting now or at the next step, so that the throttle runs
+    # within max_window_wait of the plan's start.
+    task = _queue_task(cloud, instance, 'throttle', THROTTLE_TASK_DELAY)
+    audit = _audit(watcher, template, THROTTLE_PARAMETERS)
+    assert audit.state == 'SUCCEEDED', audit.status_message
+    plan, throttle_actions = _plan(watcher, audit)
+    _show('Throttle-only audit %s, operator task %s' % (
+        audit.uuid, task['id']), plan, throttle_actions)
+    throttles = _group(throttle_actions, task['id'])
+    assert not throttles['predictive_migrate']
+    assert not throttles['predictive_resize']
+    ours = [a for a in throttles['throttle']
+            if 'operator task %s' % task['id'] in a.input_parameters['reason']]
+    assert [a.input_parameters['resource_id'] for a in ours] == [instance], \
+        [a.input_parameters for a in throttles['throttle']]
+    assert _epoch(ours[0].input_parameters['window_start']) <= \
+        time.time() + config.MAX_WINDOW_WAIT, ours[0].input_parameters
+    assert _indicators(plan)['throttles_planned'] == len(
+        throttles['throttle'])
+    STATE.update(throttle_plan=plan, throttle_actions=throttle_actions,
+                 throttle_task=task, throttle_by_type=throttles)
 
 
 def test_short_windows_plan(cloud, scenario):
@@ -239,8 +320,11 @@ def test_workload_stabilization_side_by_side(cloud, scenario):
 
     def describe(action):
         p = action.input_parameters
-        target = p.get('destination_node') or p.get('flavor') or \
-            'cap %s vCPUs' % p.get('cpu_limit')
+        if action.action_type == 'unthrottle':
+            target = 'lifted from %s' % p.get('window_start')
+        else:
+            target = p.get('destination_node') or p.get('flavor') or \
+                'cap %s vCPUs' % p.get('cpu_limit')
         return '%s %s -> %s' % (action.action_type,
                                 names.get(p.get('resource_id'), '?'),
                                 target)
@@ -263,11 +347,37 @@ def _throttles(cloud):
     connection = cloud.watcher_db()
     try:
         with connection.cursor() as cursor:
-            cursor.execute('SELECT instance_uuid, host, driver, limits '
-                           'FROM predictive_throttle')
+            cursor.execute('SELECT instance_uuid, host, driver, limits, '
+                           'state FROM predictive_throttle')
             return cursor.fetchall()
     finally:
         connection.close()
+
+
+UNTHROTTLE_WAIT = 'beyond [watcher_predictive] max_window_wait'
+
+
+def _check_executed(cloud, watcher, actions):
+    """Every action SUCCEEDED but unthrottles: skipped when their window
+    opens beyond max_window_wait, else SUCCEEDED and the throttle lifted.
+    """
+    throttles = _throttles(cloud)
+    for action in actions:
+        p = action.input_parameters
+        if action.action_type != 'unthrottle':
+            assert action.state == 'SUCCEEDED', (
+                action.action_type, action.state, action.status_message)
+            continue
+        rows = [r for r in throttles if r[0] == p['resource_id']]
+        if action.state == 'SKIPPED':
+            assert UNTHROTTLE_WAIT in action.status_message, \
+                action.status_message
+            assert rows and all(r[4] == 'applied' for r in rows), rows
+        else:
+            assert action.state == 'SUCCEEDED', (action.state,
+                                                 action.status_message)
+            assert rows and all(r[4] == 'reverted' for r in rows), rows
+    return throttles
 
 
 def test_plan_executed_with_a_deleted_server(cloud, scenario):
@@ -288,9 +398,20 @@ def test_plan_executed_with_a_deleted_server(cloud, scenario):
             ('SUCCEEDED', 'FAILED', 'CANCELLED'), 300,
             'action plan %s' % throttle_plan.uuid)
         assert throttle_plan.state == 'SUCCEEDED'
-        for action in STATE['throttle_actions']:
-            action = watcher.action.get(action.uuid)
-            assert action.state == 'SUCCEEDED', action.status_message
+        executed = [watcher.action.get(a.uuid)
+                    for a in STATE['throttle_actions']]
+        _say('\nThrottle plan %s: %s; actions:\n%s' % (
+            throttle_plan.uuid, throttle_plan.state,
+            '\n'.join('  %-18s %-9s %s' % (a.action_type, a.state,
+                                           a.status_message or '')
+                      for a in executed)))
+        throttles = _check_executed(cloud, watcher, executed)
+        for action in STATE['throttle_by_type']['throttle']:
+            p = action.input_parameters
+            assert any(row[0] == p['resource_id'] and
+                       row[1] == p['host'] and row[2] == 'noop' and
+                       str(p['cpu_limit']) in row[3]
+                       for row in throttles), throttles
     plan = STATE['plan']
     started = time.monotonic()
     watcher.action_plan.start(plan.uuid)
@@ -311,7 +432,7 @@ def test_plan_executed_with_a_deleted_server(cloud, scenario):
     assert victim_id in skipped.status_message
     assert 'not found' in skipped.status_message
     others = [a for u, a in actions.items() if u != victim.uuid]
-    assert [a.state for a in others] == ['SUCCEEDED'] * len(others)
+    throttles = _check_executed(cloud, watcher, others)
 
     for action in by_type['predictive_migrate']:
         p = action.input_parameters
@@ -329,7 +450,6 @@ def test_plan_executed_with_a_deleted_server(cloud, scenario):
         server = conn.compute.get_server(p['resource_id'])
         assert server.flavor.original_name == p['flavor']
         assert server.status == 'ACTIVE'
-    throttles = _throttles(cloud)
     for action in by_type['throttle']:
         p = action.input_parameters
         assert any(row[0] == p['resource_id'] and row[1] == p['host'] and
@@ -338,7 +458,8 @@ def test_plan_executed_with_a_deleted_server(cloud, scenario):
 
     # The indicators promised what ran.
     indicators = _indicators(plan)
-    ran = [a for a in others if a.action_type != 'throttle']
+    ran = [a for a in others
+           if a.action_type not in ('throttle', 'unthrottle')]
     assert indicators['tasks_in_predicted_lull'] == len(ran) + 1
 
 
