@@ -243,6 +243,11 @@ def test_predictive_plan(cloud, scenario):
         time.time() + config.MAX_WINDOW_WAIT, ours[0].input_parameters
     assert _indicators(plan)['throttles_planned'] == len(
         throttles['throttle'])
+    assert _indicators(plan)['operator_tasks_planned'] == 1
+    [stored] = [t for t in _tasks_cli(cloud, 'list', '--all')
+                if t['id'] == task['id']]
+    assert (stored['state'], stored['audit_uuid']) == ('planned',
+                                                       audit.uuid), stored
     STATE.update(throttle_plan=plan, throttle_actions=throttle_actions,
                  throttle_task=task, throttle_by_type=throttles)
 
