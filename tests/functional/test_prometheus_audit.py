@@ -23,7 +23,6 @@ import os
 import tempfile
 import unittest
 
-from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 from watcher.decision_engine.loading import default as loading
 from watcher.tests.unit import base
@@ -68,16 +67,6 @@ class TestAuditOnPrometheus(base.TestCase):
         super().tearDownClass()
 
     def setUp(self):
-        # An earlier test pointing Watcher's clients at Gnocchi leaves the
-        # gnocchi-basic auth options, some required, registered in
-        # [watcher_clients_auth]; Watcher's set-up parses CONF, which then
-        # needs values. Nothing here uses those clients.
-        group = 'watcher_clients_auth'
-        for opt in ks_loading.get_plugin_loader('gnocchi-basic').get_options():
-            if opt.required and opt.dest in CONF[group]:
-                CONF.set_default(opt.dest, 'unused', group=group)
-                self.addCleanup(CONF.set_default, opt.dest, None,
-                                group=group)
         super().setUp()
         folder = tempfile.mkdtemp()
         self.url = 'sqlite:///%s' % os.path.join(folder, 'watcher.sqlite')
