@@ -448,6 +448,11 @@ def test_plan_executed_with_a_deleted_server(cloud, scenario):
         migrations = [m for m in conn.compute.migrations(
             instance_uuid=server.id) if m.migration_type == 'live-migration']
         assert [m.status for m in migrations] == ['completed']
+        # A throttle still applied went along with its guest.
+        assert all(row[1] == p['destination_node']
+                   for row in _throttles(cloud)
+                   if row[0] == p['resource_id'] and row[4] == 'applied'), \
+            _throttles(cloud)
     for action in by_type['predictive_resize']:
         if action.uuid == victim.uuid:
             continue

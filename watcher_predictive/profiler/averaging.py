@@ -24,6 +24,8 @@ ensemble calibrates its intervals on what it observes; these are the
 members' own, used alone or before the ensemble has calibrated.
 """
 
+import warnings
+
 import numpy as np
 
 from watcher_predictive import exception
@@ -242,7 +244,9 @@ class SeasonalProfile(running.RunningModel):
         unseen = core.seen[slots].T == 0
         if np.any(unseen):
             overall = np.where(core.seen > 0, core.mean, np.nan)
-            with np.errstate(all='ignore'):
+            # An instance with no slot seen yet has no mean: it gets 0.
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', RuntimeWarning)
                 fill = np.nan_to_num(np.nanmean(overall, axis=0), nan=0.0)
             profile = np.where(unseen, fill[:, None], profile)
         return profile + offset

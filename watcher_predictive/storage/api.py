@@ -445,6 +445,23 @@ class Store(tasks.TaskQueries, learning_store.LearningStore):
                 return [records.throttle_from_row(row)
                         for row in conn.execute(query)]
 
+    def move_throttles(self, instance_uuid, host) -> int:
+        """Record that the applied throttles of an instance moved to
+        ``host`` (a live migration takes a throttle along with the guest).
+
+        :returns: the number of throttles moved
+        """
+        throttle = models.Throttle
+        with self._errors('move_throttles of instance %s' % instance_uuid):
+            with self._engine.begin() as conn:
+                result = conn.execute(
+                    sa.update(throttle)
+                    .where(throttle.instance_uuid == instance_uuid,
+                           throttle.state == models.THROTTLE_APPLIED,
+                           throttle.host != host)
+                    .values(host=host, updated_at=models.utcnow()))
+        return int(result.rowcount)
+
     def mark_throttle_reverted(self, throttle_id):
         """Mark a throttle reverted; doing it twice is harmless."""
         throttle = models.Throttle

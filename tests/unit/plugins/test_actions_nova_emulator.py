@@ -18,7 +18,10 @@ in process (wsgi-intercept): no network.
 """
 
 import datetime
+import os
 from unittest import mock
+
+import fixtures
 
 from watcher.common import exception as watcher_exception
 from watcher.common import nova_helper
@@ -28,6 +31,8 @@ from watcher.tests.unit import base
 
 from tests.functional.fixtures import nova_resize
 from watcher_predictive.plugins.actions import gated
+from watcher_predictive.storage import api as storage
+from watcher_predictive.storage import migration
 
 VM_1 = '6f1f6c2e-9a5b-4a8e-8a51-0c6f4bdfb3a1'
 VM_2 = '0b7f3a44-2f4e-4d8e-9c1a-5a2f0f8e6d10'
@@ -162,3 +167,52 @@ class TestGatedActionsAgainstTheEmulator(EmulatorTestCase):
         # Watcher's own check now skips it: it left its source node.
         self.assertRaises(watcher_exception.ActionSkipped,
                           action.pre_condition)
+
+    def _store(self):
+        folder = self.useFixture(fixtures.TempDir()).path
+        url = 'sqlite:///%s' % os.path.join(folder, 'p.sqlite')
+        migration.upgrade(url)
+        return storage.Store(url)
+
+    def test_predictive_migrate_carries_the_throttles_along(self):
+        store = self._store()
+        applied = store.record_throttle(VM_1, 'compute-1', 'noop',
+                                        {'cpu_limit': 1.0}, {}, 'a-1')
+        lifted = store.record_throttle(VM_1, 'compute-1', 'noop',
+                                       {'cpu_limit': 2.0}, {}, 'a-2')
+        store.mark_throttle_reverted(lifted)
+        other = store.record_throttle(VM_2, 'compute-1', 'noop',
+                                      {'cpu_limit': 1.0}, {}, 'a-3')
+        action = self.action(gated.GatedLiveMigrate, resource_id=VM_1,
+                             migration_type='live', source_node='compute-1',
+                             destination_node='compute-2')
+        action.store = store
+        action.pre_condition()
+        self.assertIs(True, action.execute())
+        [row] = store.applied_throttles(VM_1)
+        self.assertEqual((applied, 'compute-2'), (row.id, row.host))
+        # Only the migrated guest's applied throttles moved.
+        self.assertEqual('compute-1',
+                         store.applied_throttles(VM_2)[0].host)
+        self.assertEqual(other, store.applied_throttles(VM_2)[0].id)
+        self.assertEqual(0, store.move_throttles(VM_1, 'compute-2'))
+
+    def test_predictive_migrate_succeeds_when_the_record_fails(self):
+        store = self._store()
+        store.record_throttle(VM_1, 'compute-1', 'noop', {'cpu_limit': 1.0},
+                              {}, 'a-1')
+        store.dispose()
+        # The database file is gone: the record fails for real, the
+        # migration (already done by Nova) still succeeds.
+        broken = storage.Store('sqlite:////nonexistent-dir/p.sqlite')
+        action = self.action(gated.GatedLiveMigrate, resource_id=VM_1,
+                             migration_type='live', source_node='compute-1',
+                             destination_node='compute-2')
+        action.store = broken
+        action.pre_condition()
+        with self.assertLogs(gated.LOG.logger, 'WARNING') as logs:
+            self.assertIs(True, action.execute())
+        self.assertEqual('compute-2',
+                         self.server(VM_1)['OS-EXT-SRV-ATTR:host'])
+        self.assertIn('could not be recorded there', logs.output[0])
+        self.assertIn('nonexistent-dir', logs.output[0])

@@ -18,11 +18,15 @@ the schemas with the window parameters and wait for the window in
 ``pre_condition`` before running Watcher's own checks and code.
 """
 
+from oslo_log import log
 from watcher.applier.actions import migration
 from watcher.applier.actions import resize
 
 from watcher_predictive import exception
+from watcher_predictive.plugins.actions import throttle
 from watcher_predictive.plugins.actions import window
+
+LOG = log.getLogger(__name__)
 
 
 def _parent_schema(action_class):
@@ -67,7 +71,7 @@ class _Gated(window.WindowGatedAction):
         return super().execute() is True
 
 
-class GatedLiveMigrate(_Gated, migration.Migrate):
+class GatedLiveMigrate(_Gated, throttle.StoreMixin, migration.Migrate):
     """Live-migrates a server within its planned window.
 
     Parameters: those of Watcher's ``migrate`` action with
@@ -78,9 +82,38 @@ class GatedLiveMigrate(_Gated, migration.Migrate):
     The action waits for ``window_start``; it is skipped when
     ``window_end`` has passed, when the server is gone or no longer on
     ``source_node``.
+
+    A throttle goes along with a live-migrated guest (libvirt migrates the
+    domain's live tuning): once the migration succeeded, the throttles of
+    the server still applied are recorded on ``destination_node``.
     """
 
     SCHEMA = _migrate_schema()
+
+    def execute(self):
+        done = super().execute()
+        if done:
+            self._move_throttles()
+        return done
+
+    def _move_throttles(self):
+        host = self.input_parameters['destination_node']
+        try:
+            store, owned = self._open_store()
+            try:
+                moved = store.move_throttles(self.instance_uuid, host)
+            finally:
+                self._close_store(store, owned)
+        except exception.PredictiveError as e:
+            # The migration happened: it is not failed for a record.
+            # ``unthrottle`` asks Nova where the guest runs anyway.
+            LOG.warning('Instance %s migrated to %s, but its throttles '
+                        'could not be recorded there: %s',
+                        self.instance_uuid, host, e)
+            return
+        if moved:
+            LOG.info('%d throttle(s) of instance %s now recorded on %s.',
+                     moved, self.instance_uuid, host)
 
     @classmethod
     def get_name(cls):
