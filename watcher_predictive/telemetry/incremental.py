@@ -138,10 +138,11 @@ class IncrementalSource(base.TelemetrySource):
 
 
 def wrap(source, store, conf):
-    """``source`` reading only what is new, unless
-    ``[watcher_predictive] telemetry_late_margin`` is negative.
+    """``source`` reading only what is new, unless ``[watcher_predictive]
+    incremental_telemetry`` is false.
     """
-    margin = conf.watcher_predictive.telemetry_late_margin
-    if margin < 0:
+    options = conf.watcher_predictive
+    if not options.incremental_telemetry:
         return source
-    return IncrementalSource(source, store, late_margin=margin)
+    return IncrementalSource(source, store,
+                             late_margin=options.telemetry_late_margin)

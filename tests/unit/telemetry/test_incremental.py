@@ -13,8 +13,10 @@
 """Incremental reads over a replayed trace and a real SQLite store."""
 
 import numpy as np
+from oslo_config import cfg
 import pytest
 
+from watcher_predictive.conf import predictive
 from watcher_predictive import exception
 from watcher_predictive.simulation import generated
 from watcher_predictive.storage import api
@@ -149,3 +151,21 @@ def test_corrupt_stored_cells_are_read_again(store, source):
     assert store.load_histories(IDS[:1], STEP) == {}
     reader.fetch(IDS[:1], 8 * DAY + STEP, 9 * DAY + STEP, STEP)
     assert reader.last_read['full'] == 1
+
+
+def test_wrap_follows_the_options(store, source):
+    conf = cfg.ConfigOpts()
+    predictive.register_opts(conf)
+    conf([])
+    group = predictive.GROUP.name
+    try:
+        conf.set_override('telemetry_late_margin', 1200, group)
+        wrapped = incremental.wrap(source, store, conf)
+        assert isinstance(wrapped, incremental.IncrementalSource)
+        assert wrapped.late_margin == 1200 and wrapped.name == source.name
+        conf.set_override('incremental_telemetry', False, group)
+        assert incremental.wrap(source, store, conf) is source
+    finally:
+        # The option group is shared by every ConfigOpts, overrides too.
+        for name in ('telemetry_late_margin', 'incremental_telemetry'):
+            conf.clear_override(name, group=group)
