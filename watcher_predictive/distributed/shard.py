@@ -124,6 +124,8 @@ def encode_result(request, profiled, forecasts, peaks, skipped,
         'profiled_now': int(profiled_now),
         'reused': int(reused),
         'worker': worker,
+        # Phase -> [wall, CPU] seconds, filled in by the worker.
+        'seconds': {},
     }
 
 
@@ -171,3 +173,14 @@ def merge(results):
         merged.peaks[resource] = np.concatenate(
             [np.asarray(p, dtype=float) for _, p in pieces])
     return merged
+
+
+def phase_seconds(results):
+    """Phase -> [wall, CPU] seconds summed over shard results."""
+    total = {}
+    for result in results:
+        for phase, (wall, cpu) in (result.get('seconds') or {}).items():
+            here = total.setdefault(phase, [0.0, 0.0])
+            here[0] += wall
+            here[1] += cpu
+    return total
