@@ -16,9 +16,9 @@ The refresh profiles again, every ``profiler_refresh_interval`` seconds,
 the instances this worker was sent, with the grid and horizon of the last
 audit that sent them, so that the next audit finds their profiles fresh
 and only has to read them back. Telemetry is read only from the end of
-each instance's stored history (``telemetry.incremental``). It runs shard by shard, between the
-audits' shards (one shard at a time per worker), and keeps nothing but
-instance uuids in memory.
+each instance's stored history (``telemetry.incremental``). The refresh
+runs shard by shard, between the audits' shards (one shard at a time per
+worker), and keeps nothing but instance uuids in memory.
 """
 
 import socket
