@@ -110,7 +110,8 @@ class Coordinator:
         :raises ProfilerWorkerError: a worker failed on a shard.
         """
         self.ping()
-        pieces = shard_mod.shards(request.instance_ids, self.shard_size)
+        pieces = shard_mod.shards(request.instance_ids, self.shard_size,
+                                  at_least=self.concurrency)
         results = [None] * len(pieces)
         sends = [0] * len(pieces)
         pool = futures.ThreadPoolExecutor(
