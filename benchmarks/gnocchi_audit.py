@@ -26,8 +26,9 @@ SQLite store), the audits an hour apart:
   (minus the late margin), every instance profiled again;
 
 and, for comparison, the same hour-later audit reading the whole window.
-It prints wall and CPU seconds of each phase, Gnocchi requests and bytes
-received. Figures are printed, never judged.
+It prints wall and CPU seconds of each phase, Gnocchi requests, bytes
+received and the peak resident memory of the process during the audit.
+Figures are printed, never judged.
 """
 
 import argparse
@@ -35,6 +36,7 @@ import os
 import tempfile
 import time
 
+from benchmarks import scale_out
 from tests.functional.fixtures import gnocchi as gnocchi_fixture
 from watcher_predictive.distributed import shard
 from watcher_predictive.distributed import worker
@@ -63,12 +65,14 @@ class Counted:
 
 def audit(name, profiler, request, counted):
     requests, received = counted.requests, counted.bytes
+    scale_out.reset_peak(os.getpid())
     wall, cpu = time.monotonic(), time.process_time()
     result = profiler.profile(request)
     wall, cpu = time.monotonic() - wall, time.process_time() - cpu
-    print('%-26s %7.1f %7.1f %9d %9.1f  %s' % (
+    print('%-26s %7.1f %7.1f %9d %9.1f %8.2f  %s' % (
         name, wall, cpu, counted.requests - requests,
-        (counted.bytes - received) / 1e6, ', '.join(
+        (counted.bytes - received) / 1e6,
+        scale_out.peak_rss(os.getpid()), ', '.join(
             '%s %.1f/%.1f' % (phase, w, c)
             for phase, (w, c) in result['seconds'].items())), flush=True)
     return result
@@ -88,7 +92,9 @@ def main(argv=None):
             n_instances=args.instances, days=args.days, step=STEP,
             end=end, seed=1)
         began = time.monotonic()
-        loaded = server.load_history(history, end=end, chunk=50)
+        loaded = server.load_history(history, end=end, chunk=50,
+                                     wait=False)
+        server.wait_processed(timeout=3600)
         print('%d instances, %d days at %d s posted and processed in %.0f s '
               '(load average %s)' % (
                   args.instances, args.days, STEP, time.monotonic() - began,
@@ -111,9 +117,9 @@ def main(argv=None):
         later = shard.ShardRequest(
             instance_ids=loaded.instance_ids, start=end - 6 * DAY, end=end,
             step=STEP, horizon_steps=12, min_history_steps=288)
-        print('%-26s %7s %7s %9s %9s  %s' % (
-            'audit', 'wall s', 'CPU s', 'requests', 'MB', 'shard phases '
-            '(wall/CPU s)'))
+        print('%-26s %7s %7s %9s %9s %8s  %s' % (
+            'audit', 'wall s', 'CPU s', 'requests', 'MB', 'peak GiB',
+            'shard phases (wall/CPU s)'))
         profiler = worker.ShardProfiler(reader, stores[0], fresh_age=900)
         audit('cold', profiler, first, counted)
         audit('warm', profiler, first, counted)

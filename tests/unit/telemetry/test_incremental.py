@@ -169,3 +169,11 @@ def test_wrap_follows_the_options(store, source):
         # The option group is shared by every ConfigOpts, overrides too.
         for name in ('telemetry_late_margin', 'incremental_telemetry'):
             conf.clear_override(name, group=group)
+
+
+def test_purge_drops_histories_not_read_since(store, source):
+    reader = incremental.IncrementalSource(source, store)
+    reader.fetch(IDS[:2], 8 * DAY, 9 * DAY, STEP)
+    reader.fetch(IDS[2:3], 8 * DAY + 3600, 9 * DAY + 3600, STEP)
+    store.purge(older_than_days=1, now=10 * DAY + 1800)
+    assert sorted(store.load_histories(IDS, STEP)) == [IDS[2]]
