@@ -262,7 +262,7 @@ def main(argv=None):
     parser.add_argument('--instances', default='1000,10000')
     parser.add_argument('--workers', default='1,2')
     parser.add_argument('--days', type=int, default=7)
-    parser.add_argument('--shard-size', type=int, default=250)
+    parser.add_argument('--shard-size', type=int, default=1000)
     parser.add_argument('--transport-url', default=(
         'rabbit://guest:guest@127.0.0.1:5672/watcher_predictive_citest'))
     parser.add_argument('--database-url')
