@@ -123,6 +123,13 @@ def reset_peak(pid):
         pass
 
 
+def cpu_seconds(pid):
+    """User plus system CPU seconds of a process so far."""
+    with open('/proc/%d/stat' % pid) as stream:
+        fields = stream.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def cpu_busy():
     with open('/proc/loadavg') as stream:
         return float(stream.read().split()[0])
@@ -188,7 +195,11 @@ def measure(n, n_workers, args, ctx):
             for pid in [p.pid for p in workers] + [os.getpid()]:
                 reset_peak(pid)
             load = cpu_busy()
+            cpu_before = [cpu_seconds(p.pid) for p in workers]
+            own_before = time.process_time()
             seconds, result = run_audit(coordinator, ids, end, args.days)
+            worker_cpu = sum(cpu_seconds(p.pid) - before for p, before
+                             in zip(workers, cpu_before))
             rows.append({
                 'instances': n, 'workers': n_workers, 'phase': phase,
                 'seconds': seconds,
@@ -196,13 +207,22 @@ def measure(n, n_workers, args, ctx):
                 'skipped': len(result.skipped),
                 'worker_peak_gib': max(peak_rss(p.pid) for p in workers),
                 'coordinator_peak_gib': peak_rss(os.getpid()),
-                'load_before': load,
+                'load_before': load, 'load_after': cpu_busy(),
+                'worker_cpu': worker_cpu,
+                'coordinator_cpu': time.process_time() - own_before,
+                'phases': coordinator.last_seconds,
             })
             print('  %-5s %6d instances, %d worker(s): %7.1f s, worker '
-                  'peak %.2f GiB, coordinator peak %.2f GiB (load %.1f)' % (
-                      phase, n, n_workers, seconds,
-                      rows[-1]['worker_peak_gib'],
-                      rows[-1]['coordinator_peak_gib'], load),
+                  'peak %.2f GiB, coordinator peak %.2f GiB, CPU s: '
+                  'workers %.1f, coordinator %.1f (load %.1f -> %.1f)\n'
+                  '        shard phases, wall/CPU s summed over shards: %s'
+                  % (phase, n, n_workers, seconds,
+                     rows[-1]['worker_peak_gib'],
+                     rows[-1]['coordinator_peak_gib'], worker_cpu,
+                     rows[-1]['coordinator_cpu'], load,
+                     rows[-1]['load_after'], ', '.join(
+                         '%s %.1f/%.1f' % (name, wall, cpu) for name,
+                         (wall, cpu) in coordinator.last_seconds.items())),
                   file=sys.stderr, flush=True)
     finally:
         stop.set()
@@ -242,7 +262,7 @@ def main(argv=None):
     parser.add_argument('--instances', default='1000,10000')
     parser.add_argument('--workers', default='1,2')
     parser.add_argument('--days', type=int, default=7)
-    parser.add_argument('--shard-size', type=int, default=250)
+    parser.add_argument('--shard-size', type=int, default=1000)
     parser.add_argument('--transport-url', default=(
         'rabbit://guest:guest@127.0.0.1:5672/watcher_predictive_citest'))
     parser.add_argument('--database-url')
@@ -255,13 +275,16 @@ def main(argv=None):
             rows.append(baseline(n, args.days, ctx))
         for n_workers in [int(x) for x in args.workers.split(',')]:
             rows.extend(measure(n, n_workers, args, ctx))
-    print('%-10s %-8s %-10s %10s %12s %12s' % (
-        'instances', 'workers', 'phase', 'wall s', 'worker GiB', 'load'))
+    print('%-10s %-8s %-10s %8s %12s %12s %12s' % (
+        'instances', 'workers', 'phase', 'wall s', 'worker CPU s',
+        'worker GiB', 'load'))
     for row in rows:
-        print('%-10d %-8s %-10s %10.1f %12.2f %12s' % (
+        print('%-10d %-8s %-10s %8.1f %12s %12.2f %12s' % (
             row['instances'], row['workers'] or 'none', row['phase'],
-            row['seconds'], row['worker_peak_gib'],
-            '%.1f' % row['load_before'] if 'load_before' in row else '-'))
+            row['seconds'], '%.1f' % row['worker_cpu']
+            if 'worker_cpu' in row else '-', row['worker_peak_gib'],
+            '%.1f-%.1f' % (row['load_before'], row['load_after'])
+            if 'load_before' in row else '-'))
 
 
 if __name__ == '__main__':

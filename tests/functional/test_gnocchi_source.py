@@ -18,8 +18,10 @@ with a long gap, a short gap and a counter reset inserted. The source must
 read them back in a few requests and reconstruct the original rates.
 """
 
+import dataclasses
 import socket
 import time
+import urllib.parse
 import uuid
 import warnings
 
@@ -28,8 +30,13 @@ import pytest
 
 from tests.functional.fixtures import gnocchi as gnocchi_fixture
 from tests import traces
+from watcher_predictive.distributed import shard
+from watcher_predictive.distributed import worker
 from watcher_predictive import exception
+from watcher_predictive.storage import api as storage
+from watcher_predictive.storage import migration
 from watcher_predictive.telemetry import gnocchi
+from watcher_predictive.telemetry import incremental
 from watcher_predictive.telemetry import trace
 
 N_VMS = 22
@@ -202,6 +209,64 @@ def test_watcher_openstack_clients_reach_the_server(server, loaded):
                        STEP)
     assert source.request_count == 3
     assert_matches(out, {r: v[:3] for r, v in want.items()})
+
+
+def test_second_audit_reads_only_the_new_span(server, loaded, tmp_path):
+    """An audit six hours after the first reads six hours and a margin,
+    and profiles the instances as a full read does.
+    """
+    loaded, _ = loaded
+    client = server.make_client()
+    calls = []
+    client.api.session.session.hooks['response'].append(
+        lambda response, *args, **kwargs: calls.append((
+            urllib.parse.parse_qs(urllib.parse.urlparse(
+                response.url).query)['start'][0], len(response.content))))
+    source = gnocchi.GnocchiSource(client, max_gap=MAX_GAP)
+    urls = ['sqlite:///%s' % (tmp_path / name)
+            for name in ('incremental.sqlite', 'full.sqlite')]
+    for url in urls:
+        migration.upgrade(url)
+    stores = [storage.Store(url, timeout=10) for url in urls]
+    reader = incremental.IncrementalSource(source, stores[0],
+                                           late_margin=600)
+    shift = 72 * STEP
+    first = shard.ShardRequest(
+        instance_ids=loaded.instance_ids, start=loaded.start,
+        end=loaded.end - shift, step=STEP, horizon_steps=12,
+        min_history_steps=288)
+    audits = worker.ShardProfiler(reader, stores[0], fresh_age=0)
+    audits.profile(first)
+    full_bytes = sum(size for _, size in calls)
+    calls.clear()
+    second = dataclasses.replace(first, start=first.start + shift,
+                                 end=loaded.end)
+    got = audits.profile(second)
+    # Three requests (one per resource type), all from the margin and the
+    # longest counter gap before the first audit's end.
+    assert [start for start, _ in calls] == [
+        gnocchi._iso(first.end - 600 - MAX_GAP)] * 3
+    assert reader.last_read['incremental'] == N_VMS
+    assert sum(size for _, size in calls) < full_bytes / 5
+    stored = stores[0].load_histories(loaded.instance_ids, STEP)
+    fresh = source.fetch(loaded.instance_ids, second.start, second.end, STEP)
+    for resource, values in fresh.values.items():
+        merged = np.stack([stored[uuid].values[resource]
+                           for uuid in loaded.instance_ids])
+        np.testing.assert_allclose(merged, values, rtol=1e-6, atol=1e-9,
+                                   equal_nan=True, err_msg=resource)
+    want = worker.ShardProfiler(source, stores[1], fresh_age=0).profile(
+        second)
+    assert got['instances'] == want['instances'] and got['instances']
+    for resource, forecast in want['forecasts'].items():
+        np.testing.assert_allclose(
+            got['forecasts'][resource]['quantiles'], forecast['quantiles'],
+            rtol=1e-3, atol=1e-4, err_msg=resource)
+        np.testing.assert_allclose(got['peaks'][resource],
+                                   want['peaks'][resource], rtol=1e-3,
+                                   atol=1e-4, err_msg=resource)
+    for store in stores:
+        store.dispose()
 
 
 def free_port():

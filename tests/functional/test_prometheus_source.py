@@ -37,7 +37,10 @@ from tests.functional import test_gnocchi_source as gnocchi_tests
 from tests import traces
 from watcher_predictive import conf as predictive_conf
 from watcher_predictive import exception
+from watcher_predictive.storage import api as storage
+from watcher_predictive.storage import migration
 from watcher_predictive import telemetry
+from watcher_predictive.telemetry import incremental
 from watcher_predictive.telemetry import prometheus
 from watcher_predictive.telemetry import trace
 
@@ -188,6 +191,31 @@ def test_configured_source(server, loaded):
 
 
 # -- failures -----------------------------------------------------------
+
+def test_second_read_asks_only_for_the_new_span(server, loaded, tmp_path):
+    loaded, want = loaded
+    url = 'sqlite:///%s' % (tmp_path / 'watcher.sqlite')
+    migration.upgrade(url)
+    source = prometheus.PrometheusSource(server.url, timeout=10,
+                                         max_gap=MAX_GAP)
+    reader = incremental.IncrementalSource(
+        source, storage.Store(url, timeout=10), late_margin=600)
+    shift = 72 * STEP
+    reader.fetch(loaded.instance_ids, loaded.start, loaded.end - shift, STEP)
+    before = source.request_count
+    out = reader.fetch(loaded.instance_ids, loaded.start + shift, loaded.end,
+                       STEP)
+    # One short piece per meter, from the margin before the stored end.
+    assert source.request_count - before == n_queries(
+        N_VMS, 50, loaded.end - shift - 600, loaded.end, 86400) == 6
+    assert reader.last_read['cells_read'] == N_VMS * (72 + 2)
+    # The stored cells are float32: equal to seven significant digits.
+    for resource, values in want.items():
+        np.testing.assert_allclose(out.values[resource], values[:, 72:],
+                                   rtol=1e-6, atol=gnocchi_tests.TOLERANCE[
+                                       resource], equal_nan=True,
+                                   err_msg=resource)
+
 
 def fetch_one(url, timeout=2):
     source = prometheus.PrometheusSource(url, timeout=timeout)

@@ -50,6 +50,18 @@ TELEMETRY_OPTS = [
                default=50, min=1, max=1000,
                help='Number of instances (1 to 1000) whose measures are '
                     'fetched with one Gnocchi aggregates request.'),
+    cfg.BoolOpt('incremental_telemetry',
+                default=True,
+                help='Store the history last read for each instance, so '
+                     'that audits and profile refreshes read from telemetry '
+                     'only what is new since then (see '
+                     'telemetry_late_margin). False reads the whole history '
+                     'every time and stores none.'),
+    cfg.IntOpt('telemetry_late_margin',
+               default=900, min=0, max=86400,
+               help='Seconds (0 to 86400) of history read again before the '
+                    'end of the history last read for an instance, to pick '
+                    'up measures that arrived late.'),
     cfg.IntOpt('history_days',
                default=7, min=1, max=90,
                help='Days (1 to 90) of history read for an instance the '

@@ -59,6 +59,10 @@ class Coordinator:
         self.attempts = int(attempts)
         self.ping_timeout = ping_timeout
         self.transport = transport
+        self.last_seconds = {}
+        """Of the last audit: phase -> [wall, CPU] seconds summed over the
+        shards (reuse, telemetry, profile, store, answer).
+        """
 
     @classmethod
     def from_config(cls, conf, transport=None):
@@ -106,7 +110,8 @@ class Coordinator:
         :raises ProfilerWorkerError: a worker failed on a shard.
         """
         self.ping()
-        pieces = shard_mod.shards(request.instance_ids, self.shard_size)
+        pieces = shard_mod.shards(request.instance_ids, self.shard_size,
+                                  at_least=self.concurrency)
         results = [None] * len(pieces)
         sends = [0] * len(pieces)
         pool = futures.ThreadPoolExecutor(
@@ -140,11 +145,15 @@ class Coordinator:
         for result in results:
             workers[result.get('worker')] = workers.get(
                 result.get('worker'), 0) + len(result['instances'])
+        self.last_seconds = shard_mod.phase_seconds(results)
         LOG.info('Profiled %d instances in %d shards (%d sends) on workers '
-                 '%s: %d profiled now, %d fresh profiles reused',
-                 len(request.instance_ids), len(pieces), sum(sends),
-                 workers, sum(r['profiled_now'] for r in results),
-                 sum(r['reused'] for r in results))
+                 '%s: %d profiled now, %d fresh profiles reused; worker '
+                 'seconds (wall, CPU) %s', len(request.instance_ids),
+                 len(pieces), sum(sends), workers,
+                 sum(r['profiled_now'] for r in results),
+                 sum(r['reused'] for r in results), ', '.join(
+                     '%s %.1f/%.1f' % (phase, wall, cpu) for phase,
+                     (wall, cpu) in self.last_seconds.items()))
         return shard_mod.merge(results)
 
     def _outcome(self, future, piece, sends):

@@ -15,9 +15,10 @@
 The refresh profiles again, every ``profiler_refresh_interval`` seconds,
 the instances this worker was sent, with the grid and horizon of the last
 audit that sent them, so that the next audit finds their profiles fresh
-and only has to read them back. It runs shard by shard, between the
-audits' shards (one shard at a time per worker), and keeps nothing but
-instance uuids in memory.
+and only has to read them back. Telemetry is read only from the end of
+each instance's stored history (``telemetry.incremental``). The refresh
+runs shard by shard, between the audits' shards (one shard at a time per
+worker), and keeps nothing but instance uuids in memory.
 """
 
 import socket
@@ -30,6 +31,7 @@ from oslo_service import service
 from watcher_predictive.distributed import rpcapi
 from watcher_predictive.distributed import shard as shard_mod
 from watcher_predictive.distributed import worker as worker_mod
+from watcher_predictive.telemetry import incremental
 
 LOG = log.getLogger(__name__)
 
@@ -110,8 +112,9 @@ class ProfilerService(service.ServiceBase):
         options = self.conf.watcher_predictive
         store = self.store_factory()
         store.check_schema()
+        source = incremental.wrap(self.source_factory(), store, self.conf)
         shard_profiler = worker_mod.ShardProfiler(
-            self.source_factory(), store,
+            source, store,
             fresh_age=options.profiler_fresh_age, worker=self.host)
         self.refresher = Refresher(shard_profiler,
                                    options.profiler_shard_size)

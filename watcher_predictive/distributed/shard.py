@@ -84,12 +84,20 @@ class ShardRequest:
         return dataclasses.replace(self, instance_ids=tuple(instance_ids))
 
 
-def shards(instance_ids, size):
-    """Consecutive slices of at most ``size`` instances."""
+def shards(instance_ids, size, at_least=1):
+    """Consecutive slices of at most ``size`` instances, and at least
+    ``at_least`` of them when there are that many instances (so that an
+    audit smaller than ``at_least`` shards still keeps every worker busy),
+    of balanced sizes.
+    """
     if size < 1:
         raise exception.InvalidParameter(
             name='shard size', value=size, reason='must be at least 1')
     instance_ids = list(instance_ids)
+    count = max(-(-len(instance_ids) // size), min(int(at_least),
+                                                   len(instance_ids)))
+    if count:
+        size = -(-len(instance_ids) // count)
     return [instance_ids[i:i + size]
             for i in range(0, len(instance_ids), size)]
 
@@ -124,6 +132,8 @@ def encode_result(request, profiled, forecasts, peaks, skipped,
         'profiled_now': int(profiled_now),
         'reused': int(reused),
         'worker': worker,
+        # Phase -> [wall, CPU] seconds, filled in by the worker.
+        'seconds': {},
     }
 
 
@@ -171,3 +181,14 @@ def merge(results):
         merged.peaks[resource] = np.concatenate(
             [np.asarray(p, dtype=float) for _, p in pieces])
     return merged
+
+
+def phase_seconds(results):
+    """Phase -> [wall, CPU] seconds summed over shard results."""
+    total = {}
+    for result in results:
+        for phase, (wall, cpu) in (result.get('seconds') or {}).items():
+            here = total.setdefault(phase, [0.0, 0.0])
+            here[0] += wall
+            here[1] += cpu
+    return total

@@ -29,8 +29,11 @@ so that reuse never reads the large profile states; a profile whose
 summary is missing or older is simply not reused.
 """
 
+import ctypes
+import ctypes.util
 import math
 import threading
+import time
 
 import numpy as np
 from oslo_log import log
@@ -82,30 +85,39 @@ class ShardProfiler:
 
     def _profile(self, request, fresh_age):
         ids = list(request.instance_ids)
+        clock = _PhaseClock()
         heads = self.store.profile_heads(ids)
         reused = self._reusable(request, heads, fresh_age)
         todo = [uuid for uuid in ids if uuid not in reused]
         fresh = None
+        clock.lap('reuse')
         LOG.info('Profiling shard of %d instances ending at %s (%d fresh '
                  'profiles reused)', len(ids), request.end, len(reused))
         if todo:
             history = self.source.fetch(todo, request.start, request.end,
                                         request.step)
+            clock.lap('telemetry')
             fresh = profiler.Profiler(
                 min_history_steps=request.min_history_steps).profile(
                     history, request.horizon_steps +
                     self.margin_steps(request.step))
             del history
+            clock.lap('profile')
             written = self._save(request, fresh, heads)
             if written:
                 self.store.save_summaries({
                     uuid: (fresh.states[uuid]['history_end'],
                            _summary(fresh, uuid)) for uuid in written})
+            clock.lap('store')
         result = self._answer(request, ids, reused, fresh)
+        del fresh
+        _release_memory()
+        clock.lap('answer')
+        result['seconds'] = clock.seconds
         LOG.info('Shard of %d instances ending at %s: %d profiled, %d '
-                 'reused, %d skipped', len(ids), request.end,
-                 len(fresh.profiled) if fresh else 0, len(reused),
-                 len(result['skipped']))
+                 'reused, %d skipped; seconds (wall, CPU): %s', len(ids),
+                 request.end, result['profiled_now'], len(reused),
+                 len(result['skipped']), clock.describe())
         return result
 
     # -- reuse -------------------------------------------------------------
@@ -237,3 +249,41 @@ def _summary(result, uuid):
         'fallback': {r: bool(fc.fallback[row])
                      for r, fc in result.forecasts.items()},
     }
+
+
+class _PhaseClock:
+    """Wall and CPU (this thread's) seconds of the phases of a shard."""
+
+    def __init__(self):
+        self.seconds = {}
+        self._last = (time.monotonic(), time.thread_time())
+
+    def lap(self, phase):
+        now = (time.monotonic(), time.thread_time())
+        self.seconds[phase] = [round(now[0] - self._last[0], 3),
+                               round(now[1] - self._last[1], 3)]
+        self._last = now
+
+    def describe(self):
+        return ', '.join('%s %.1f/%.1f' % (phase, wall, cpu)
+                         for phase, (wall, cpu) in self.seconds.items())
+
+
+def _libc():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def _release_memory():
+    """Give the heap freed by a shard back to the system (glibc keeps
+    one arena per thread of the RPC server; without this a worker's
+    resident memory creeps up with the shards it has done).
+    """
+    trim = getattr(_LIBC, 'malloc_trim', None)
+    if trim is not None:
+        trim(0)

@@ -42,6 +42,7 @@ from watcher_predictive.plugins import parameters
 from watcher_predictive.profiler import engine as profiler
 from watcher_predictive.storage import api as storage
 from watcher_predictive import telemetry
+from watcher_predictive.telemetry import incremental
 
 LOG = log.getLogger(__name__)
 CONF = cfg.CONF
@@ -159,8 +160,9 @@ class PredictiveAnticipation(base.BaseStrategy):
             finally:
                 fan_out.close()
         else:
-            source = self.telemetry or telemetry.get_source(CONF,
-                                                            osc=self.osc)
+            source = incremental.wrap(
+                self.telemetry or telemetry.get_source(CONF, osc=self.osc),
+                store, CONF)
             stored = store.load_profiles([i.uuid for i in instances])
             history = source.fetch([i.uuid for i in instances], start, end,
                                    p.step)

@@ -32,6 +32,7 @@ from sqlalchemy import exc as sa_exc
 
 from watcher_predictive import exception
 from watcher_predictive.storage import engine as storage_engine
+from watcher_predictive.storage import histories
 from watcher_predictive.storage import learning as learning_store
 from watcher_predictive.storage import migration
 from watcher_predictive.storage import models
@@ -82,7 +83,8 @@ def configured_url(conf=None):
     return url
 
 
-class Store(tasks.TaskQueries, learning_store.LearningStore):
+class Store(tasks.TaskQueries, learning_store.LearningStore,
+            histories.HistoryStore):
     """Access to the plugin's tables in one database.
 
     :param url: SQLAlchemy URL of the database.
@@ -480,7 +482,8 @@ class Store(tasks.TaskQueries, learning_store.LearningStore):
     # Maintenance -------------------------------------------------------------
 
     def purge(self, older_than_days, now=None):
-        """Delete forecasts issued, and throttles reverted, before then.
+        """Delete forecasts issued, throttles reverted, and stored
+        histories last read, before then.
 
         :returns: (forecasts deleted, throttles deleted)
         """
@@ -502,7 +505,8 @@ class Store(tasks.TaskQueries, learning_store.LearningStore):
                     sa.delete(throttle)
                     .where(throttle.state == models.THROTTLE_REVERTED,
                            throttle.updated_at < cutoff_time)).rowcount
-        LOG.info('Purged %d forecasts and %d reverted throttles older than '
-                 '%s days from %s', forecasts, throttles, older_than_days,
-                 self.safe_url)
+        stale = self.purge_histories(older_than_days, now)
+        LOG.info('Purged %d forecasts, %d reverted throttles and %d '
+                 'histories not read for %s days from %s', forecasts,
+                 throttles, stale, older_than_days, self.safe_url)
         return forecasts, throttles

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy import Float
 from sqlalchemy import Index
 from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -41,6 +42,7 @@ LongText = Text().with_variant(mysql.LONGTEXT(), 'mysql', 'mariadb')
 # Forecasts are inserted every audit for every instance: a 32-bit key would
 # run out. SQLite only autoincrements an INTEGER primary key.
 BigId = BigInteger().with_variant(Integer(), 'sqlite')
+LongBlob = LargeBinary().with_variant(mysql.LONGBLOB(), 'mysql', 'mariadb')
 
 TABLE_ARGS = {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4'}
 
@@ -109,6 +111,33 @@ class ProfileSummary(Base):
     history_end: Mapped[int] = mapped_column(BigInteger, nullable=False)
     summary: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime, nullable=False, default=utcnow)
+
+
+class History(Base):
+    """The gridded history last read for one instance, so that the next
+    read asks telemetry only for what is new since ``history_end``.
+    """
+
+    __tablename__ = 'predictive_history'
+    __table_args__ = (
+        UniqueConstraint('instance_uuid',
+                         name='uniq_predictive_history0instance_uuid'),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), nullable=False)
+    # Epoch seconds of the first cell and after the last one; the grid
+    # step in seconds.
+    history_start: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    history_end: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    step: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Comma-separated resources, in the order of the rows of ``cells``.
+    resources: Mapped[str] = mapped_column(String(255), nullable=False)
+    # zlib-compressed little-endian float32 (resources, steps) array.
+    cells: Mapped[bytes] = mapped_column(LongBlob, nullable=False)
+    updated_at: Mapped[datetime.datetime] = mapped_column(
         DateTime, nullable=False, default=utcnow)
 
 

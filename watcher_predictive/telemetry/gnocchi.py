@@ -199,10 +199,14 @@ class GnocchiSource(base.TelemetrySource):
         max_gap = self.max_gap or grid.default_max_gap(step)
         keys = [_canonical(uuid) for uuid in instance_ids]
         unique = list(dict.fromkeys(keys))
-        row_of = {key: row for row, key in enumerate(unique)}
-        collectors = {r: _Collector() for r in history_mod.RESOURCES}
+        values = {r: np.full((len(unique), n_steps), np.nan)
+                  for r in history_mod.RESOURCES}
         for first in range(0, len(unique), self.batch_size):
+            # One batch at a time onto the grid, so that only its points
+            # are held, whatever the number of instances.
             batch = unique[first:first + self.batch_size]
+            row_of = {key: row for row, key in enumerate(batch)}
+            collectors = {r: _Collector() for r in history_mod.RESOURCES}
             for kind in KINDS:
                 for owner, meter, aggregates in self._read(
                         kind, batch, start - max_gap, end, step):
@@ -210,15 +214,16 @@ class GnocchiSource(base.TelemetrySource):
                     if row is not None:
                         self._collect(collectors[meter.resource], row,
                                       meter, aggregates)
-        values = {}
-        rows = [row_of[key] for key in keys]
-        for resource, collector in collectors.items():
-            if collector.rows:
-                cells = collector.to_grid(len(unique), start, end, step,
+            for resource, collector in collectors.items():
+                if collector.rows:
+                    values[resource][first:first + len(batch)] = \
+                        collector.to_grid(len(batch), start, end, step,
                                           max_gap)
-                values[resource] = cells[rows]
-            else:
-                values[resource] = np.full((len(keys), n_steps), np.nan)
+            del collectors
+        if keys != unique:
+            rows = {key: row for row, key in enumerate(unique)}
+            values = {r: a[[rows[key] for key in keys]]
+                      for r, a in values.items()}
         LOG.debug('Read %s instances from Gnocchi (%s to %s, step %s s) in '
                   '%s requests so far', len(unique), start, end, step,
                   self.request_count)

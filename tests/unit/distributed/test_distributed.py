@@ -370,3 +370,19 @@ def test_the_service_answers_on_its_topic_and_stops(history, store):
     finally:
         for name in overrides:
             cfg.CONF.clear_override(name, group='watcher_predictive')
+
+
+@pytest.mark.parametrize('n,size,at_least,sizes', [
+    (10, 4, 1, [4, 4, 2]),
+    (1001, 1000, 1, [501, 500]),
+    (1000, 1000, 2, [500, 500]),
+    (10000, 1000, 2, [1000] * 10),
+    (3, 1000, 4, [1, 1, 1]),
+    (0, 5, 2, []),
+])
+def test_shards_are_balanced_and_keep_every_worker_busy(n, size, at_least,
+                                                        sizes):
+    ids = ['i%d' % k for k in range(n)]
+    pieces = shard.shards(ids, size, at_least=at_least)
+    assert [len(p) for p in pieces] == sizes
+    assert [i for p in pieces for i in p] == ids
