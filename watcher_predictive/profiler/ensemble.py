@@ -202,10 +202,10 @@ class Ensemble(base.ForecastModel):
         combined = np.einsum('nhk,knh->nh', self.weights_, medians)
         error = truth - combined
         # Instance scale: running mean absolute error of the combination.
-        abs_err = np.where(seen, np.abs(error), np.nan)
-        with np.errstate(all='ignore'):
-            batch_scale = np.nanmean(abs_err, axis=1)
-        has = ~np.isnan(batch_scale)
+        abs_err = np.abs(np.where(seen, error, 0.0))
+        counted = seen.sum(axis=1)
+        has = counted > 0
+        batch_scale = abs_err.sum(axis=1) / np.maximum(counted, 1)
         first = has & (self.scored_instances_ == 0)
         self.scale_[first] = batch_scale[first]
         later = has & ~first

@@ -167,20 +167,32 @@ class RunningModel(base.ForecastModel):
         its rate times ``(1 - ERROR_RATE)`` to the number of errors after
         it, without a loop over steps.
         """
-        ok = ~np.isnan(values) & ~np.isnan(forecasts)
-        count = np.cumsum(ok, axis=0)
-        if count.shape[0] == 0:
+        if values.shape[0] == 0:
             return
-        total = count[-1]
+        error = np.subtract(values, forecasts)
+        np.abs(error, out=error)
+        ok = ~np.isnan(error)
+        # Errors after each step, as indices into a table of powers.
+        after = np.cumsum(ok, axis=0, dtype=np.intp)
+        total = after[-1].copy()
+        np.subtract(total, after, out=after)
         keep = 1.0 - ERROR_RATE
-        fresh = self._errors_seen == 0
-        rate = np.where(fresh[None] & (count == 1), 1.0, ERROR_RATE)
-        with np.errstate(invalid='ignore'):
-            weight = np.where(ok, rate * keep ** (total - count), 0.0)
-            error = np.where(ok, np.abs(values - forecasts), 0.0)
-        prior = np.where(fresh & (total > 0), 0.0,
-                         keep ** total * self._error_scale)
-        self._error_scale = prior + np.einsum('ij,ij->j', weight, error)
+        powers = keep ** np.arange(values.shape[0] + 1)
+        weight = powers.take(after)
+        del after
+        weight *= ERROR_RATE
+        error[~ok] = 0.0
+        summed = np.einsum('ij,ij->j', weight, error)
+        fresh = (self._errors_seen == 0) & (total > 0)
+        if np.any(fresh):
+            # An instance's first error counts with rate 1, not
+            # ERROR_RATE.
+            cols = np.flatnonzero(fresh)
+            first = np.argmax(ok[:, cols], axis=0)
+            summed[cols] += (1.0 - ERROR_RATE) * powers[total[cols] - 1] * \
+                error[first, cols]
+        prior = np.where(fresh, 0.0, powers.take(total) * self._error_scale)
+        self._error_scale = prior + summed
         self._errors_seen = self._errors_seen + total
 
     def predict(self, h, levels=base.DEFAULT_LEVELS):
