@@ -138,8 +138,11 @@ class Ensemble(base.ForecastModel):
                 member.share(shared)
         self.members_ = [m.fit(y[:, :split], start, step) for m in members]
         self.end_ = int(start + split * step)
-        self.weights_ = np.full((n, h, k), 1.0 / k)
-        self.loss_ = np.zeros((n, h, k))
+        # Member-major, (members, instances, steps): every member's row is
+        # contiguous. ``weights_`` and ``loss_`` show them (instances,
+        # steps, members).
+        self._weights = np.full((k, n, h), 1.0 / k)
+        self._loss = np.zeros((k, n, h))
         self.calibration_ = np.zeros((h, len(CALIBRATION_LEVELS)))
         self.scale_ = np.zeros(n)
         self.scored_ = 0
@@ -199,7 +202,7 @@ class Ensemble(base.ForecastModel):
         seen = ~np.isnan(truth)
         if not np.any(seen):
             return
-        combined = np.einsum('nhk,knh->nh', self.weights_, medians)
+        combined = _combine(self._weights, medians)
         error = truth - combined
         # Instance scale: running mean absolute error of the combination.
         abs_err = np.abs(np.where(seen, error, 0.0))
@@ -216,11 +219,13 @@ class Ensemble(base.ForecastModel):
         # each member's discounted cumulative absolute error (scaled), so
         # that the members that have lately forecast this guest best at
         # this horizon dominate, and a change of behaviour is followed.
-        member_loss = np.where(seen[None], np.abs(truth[None] - medians),
-                               0.0) / scale[None]
-        self.loss_ = self.discount * self.loss_ + np.moveaxis(
-            np.nan_to_num(member_loss), 0, 2)
-        self.weights_ = self._weights_from_loss()
+        member_loss = np.subtract(truth[None], medians)
+        np.abs(member_loss, out=member_loss)
+        member_loss /= scale[None]
+        member_loss[np.isnan(member_loss)] = 0.0
+        self._loss *= self.discount
+        self._loss += member_loss
+        self._weights = self._weights_from_loss()
         # Calibration: quantiles of the scaled errors per horizon step.
         z = np.where(seen, error / scale, np.nan)
         # A horizon step nobody observed is all-NaN: skipped below.
@@ -231,12 +236,25 @@ class Ensemble(base.ForecastModel):
         self.scored_ += 1
 
     def _weights_from_loss(self):
-        logits = -self.learning_rate * (
-            self.loss_ - self.loss_.min(axis=2, keepdims=True))
-        weights = np.exp(logits)
-        weights /= weights.sum(axis=2, keepdims=True)
-        k = weights.shape[2]
-        return (1 - self.share) * weights + self.share / k
+        loss = self._loss
+        k = loss.shape[0]
+        weights = loss - np.minimum.reduce(loss, axis=0)
+        weights *= -self.learning_rate
+        np.exp(weights, out=weights)
+        weights /= np.add.reduce(weights, axis=0)
+        weights *= 1 - self.share
+        weights += self.share / k
+        return weights
+
+    @property
+    def weights_(self):
+        """Weights (instances, horizon steps, members)."""
+        return np.moveaxis(self._weights, 0, 2)
+
+    @property
+    def loss_(self):
+        """Discounted losses (instances, horizon steps, members)."""
+        return np.moveaxis(self._loss, 0, 2)
 
     # -- forecasting -------------------------------------------------------
 
@@ -254,8 +272,7 @@ class Ensemble(base.ForecastModel):
         medians = np.stack([m.predict(h, (0.5,))[:, :, 0]
                             for m in self.members_])
         steps = np.minimum(np.arange(h), self.horizon_steps - 1)
-        weights = self.weights_[:, steps]
-        combined = np.einsum('nhk,knh->nh', weights, medians)
+        combined = _combine(self._weights[:, :, steps], medians)
         grid = np.asarray(CALIBRATION_LEVELS)
         table = np.sort(self.calibration_[steps], axis=1)
         # The combination is the median forecast: the calibrated spread is
@@ -286,7 +303,7 @@ class Ensemble(base.ForecastModel):
         """What the profile of one instance keeps of this ensemble."""
         return {
             'weights': dict(zip(self.member_names,
-                                self.weights_[i].mean(axis=0).round(4)
+                                self._weights[:, i].mean(axis=1).round(4)
                                 .tolist())),
             'scale': float(self.scale_[i]),
             'scored': int(self.scored_instances_[i]),
@@ -347,16 +364,24 @@ class Ensemble(base.ForecastModel):
         model.scale_ = np.array([r['scale'] for r in rows], dtype=float)
         model.scored_instances_ = np.array([r['scored'] for r in rows],
                                            dtype=int)
-        model.loss_ = np.array([r['loss'] for r in rows],
-                               dtype=float).reshape(
-                                   len(rows), model.horizon_steps,
-                                   len(model.member_names))
-        model.weights_ = model._weights_from_loss()
+        model._loss = np.ascontiguousarray(np.moveaxis(np.array(
+            [r['loss'] for r in rows], dtype=float).reshape(
+                len(rows), model.horizon_steps, len(model.member_names)),
+            2, 0))
+        model._weights = model._weights_from_loss()
         model.recent_ = np.array([r['recent'] for r in rows],
                                  dtype=float).reshape(
                                      len(rows), model.horizon_steps +
                                      model.origin_every)
         return model
+
+
+def _combine(weights, medians):
+    """Weighted sum over members of (members, instances, steps) arrays."""
+    combined = weights[0] * medians[0]
+    for w, m in zip(weights[1:], medians[1:]):
+        combined += w * m
+    return combined
 
 
 def column_quantiles(z, levels):
