@@ -46,6 +46,7 @@ import numpy as np
 from watcher_predictive import exception
 from watcher_predictive.profiler import averaging
 from watcher_predictive.profiler import base
+from watcher_predictive.profiler import gate as gate_mod
 
 CALIBRATION_LEVELS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7,
                       0.8, 0.9, 0.95, 0.98, 0.99)
@@ -78,7 +79,9 @@ class Ensemble(base.ForecastModel):
 
     def __init__(self, members=None, horizon_steps=12, origin_every=12,
                  validation_days=7.0, learning_rate=10.0, discount=0.97,
-                 calibration_rate=0.1, share=0.001):
+                 calibration_rate=0.1, share=0.001, gate=None,
+                 gate_discount=0.99, gate_min_scorings=24,
+                 gate_target='best', reference='last_value'):
         if horizon_steps < 1 or origin_every < 1:
             raise exception.InvalidParameter(
                 name='horizon_steps/origin_every',
@@ -97,6 +100,13 @@ class Ensemble(base.ForecastModel):
         self.discount = float(discount)
         self.calibration_rate = float(calibration_rate)
         self.share = float(share)
+        self.gate = None if gate is None else float(gate)
+        self.gate_discount = float(gate_discount)
+        self.gate_min_scorings = int(gate_min_scorings)
+        self.gate_target = gate_target
+        self.reference = reference
+        if self.gate is not None:
+            self._make_gate(0)
 
     def _params(self):
         return {'members': list(self.member_names),
@@ -106,7 +116,22 @@ class Ensemble(base.ForecastModel):
                 'learning_rate': self.learning_rate,
                 'discount': self.discount,
                 'calibration_rate': self.calibration_rate,
-                'share': self.share}
+                'share': self.share, 'gate': self.gate,
+                'gate_discount': self.gate_discount,
+                'gate_min_scorings': self.gate_min_scorings,
+                'gate_target': self.gate_target,
+                'reference': self.reference}
+
+    def _make_gate(self, n):
+        if self.reference not in self.member_names:
+            raise exception.InvalidParameter(
+                name='reference', value=self.reference,
+                reason='the gate needs a reference among the members %s'
+                       % ', '.join(self.member_names))
+        return gate_mod.SignificanceGate(
+            self.member_names.index(self.reference), self.gate,
+            self.gate_discount, self.gate_min_scorings,
+            self.gate_target).start(len(self.member_names), n)
 
     def _factories(self):
         known = default_members()
@@ -143,6 +168,7 @@ class Ensemble(base.ForecastModel):
         # steps, members).
         self._weights = np.full((k, n, h), 1.0 / k)
         self._loss = np.zeros((k, n, h))
+        self._gate = None if self.gate is None else self._make_gate(n)
         self.calibration_ = np.zeros((h, len(CALIBRATION_LEVELS)))
         self.scale_ = np.zeros(n)
         self.scored_ = 0
@@ -225,6 +251,8 @@ class Ensemble(base.ForecastModel):
         member_loss[np.isnan(member_loss)] = 0.0
         self._loss *= self.discount
         self._loss += member_loss
+        if self._gate is not None:
+            self._gate.observe(member_loss, seen)
         self._weights = self._weights_from_loss()
         # Calibration: quantiles of the scaled errors per horizon step.
         z = np.where(seen, error / scale, np.nan)
@@ -236,6 +264,13 @@ class Ensemble(base.ForecastModel):
         self.scored_ += 1
 
     def _weights_from_loss(self):
+        """The weights: the mixture's, or those the gate chose."""
+        weights = self._mixture()
+        if self._gate is not None:
+            weights = self._gate.weights(weights)
+        return weights
+
+    def _mixture(self):
         loss = self._loss
         k = loss.shape[0]
         weights = loss - np.minimum.reduce(loss, axis=0)
@@ -338,13 +373,18 @@ class Ensemble(base.ForecastModel):
             'scored': self.scored_,
             'pending': [[int(t), m.tolist()] for t, m in self.pending_],
             'members': [m.get_state() for m in self.members_],
-            'instances': [{'scale': float(s), 'scored': int(c),
-                           'recent': r.tolist(), 'loss': w.tolist()}
-                          for s, c, r, w in zip(self.scale_,
-                                                self.scored_instances_,
-                                                self.recent_,
-                                                self.loss_)],
+            'instances': [dict({'scale': float(s), 'scored': int(c),
+                                'recent': r.tolist(), 'loss': w.tolist()},
+                               **self._gate_state(i))
+                          for i, (s, c, r, w) in enumerate(zip(
+                              self.scale_, self.scored_instances_,
+                              self.recent_, self.loss_))],
         }
+
+    def _gate_state(self, i):
+        if self._gate is None:
+            return {}
+        return {'gate': self._gate.instance_state(i)}
 
     @classmethod
     def from_state(cls, state):
@@ -368,6 +408,8 @@ class Ensemble(base.ForecastModel):
             [r['loss'] for r in rows], dtype=float).reshape(
                 len(rows), model.horizon_steps, len(model.member_names)),
             2, 0))
+        model._gate = None if model.gate is None else model._make_gate(
+            0).load([r.get('gate') for r in rows], len(model.member_names))
         model._weights = model._weights_from_loss()
         model.recent_ = np.array([r['recent'] for r in rows],
                                  dtype=float).reshape(

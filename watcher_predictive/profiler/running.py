@@ -149,9 +149,11 @@ class RunningModel(base.ForecastModel):
     def flush_errors(self):
         """Weigh the errors of the steps learnt since the last time."""
         pending = getattr(self, '_pending', None)
-        self._pending, self._pending_steps = [], 0
+        if pending is None:
+            self._pending, self._pending_steps = [], 0
         if not pending:
             return
+        self._pending, self._pending_steps = [], 0
         values = np.concatenate([v for v, _ in pending])
         forecasts = np.concatenate([f for _, f in pending])
         for begin in range(0, values.shape[0], ERROR_BLOCK):
