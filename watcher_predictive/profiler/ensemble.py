@@ -79,9 +79,9 @@ class Ensemble(base.ForecastModel):
 
     def __init__(self, members=None, horizon_steps=12, origin_every=12,
                  validation_days=7.0, learning_rate=10.0, discount=0.97,
-                 calibration_rate=0.1, share=0.001, gate=None,
+                 calibration_rate=0.1, share=0.001, gate=0.0,
                  gate_discount=0.99, gate_min_scorings=24,
-                 gate_target='best', reference='last_value'):
+                 gate_by_step=False, reference='last_value'):
         if horizon_steps < 1 or origin_every < 1:
             raise exception.InvalidParameter(
                 name='horizon_steps/origin_every',
@@ -103,7 +103,7 @@ class Ensemble(base.ForecastModel):
         self.gate = None if gate is None else float(gate)
         self.gate_discount = float(gate_discount)
         self.gate_min_scorings = int(gate_min_scorings)
-        self.gate_target = gate_target
+        self.gate_by_step = bool(gate_by_step)
         self.reference = reference
         if self.gate is not None:
             self._make_gate(0)
@@ -119,7 +119,7 @@ class Ensemble(base.ForecastModel):
                 'share': self.share, 'gate': self.gate,
                 'gate_discount': self.gate_discount,
                 'gate_min_scorings': self.gate_min_scorings,
-                'gate_target': self.gate_target,
+                'gate_by_step': self.gate_by_step,
                 'reference': self.reference}
 
     def _make_gate(self, n):
@@ -131,7 +131,8 @@ class Ensemble(base.ForecastModel):
         return gate_mod.SignificanceGate(
             self.member_names.index(self.reference), self.gate,
             self.gate_discount, self.gate_min_scorings,
-            self.gate_target).start(len(self.member_names), n)
+            self.gate_by_step).start(len(self.member_names) + 1, n,
+                                     self.horizon_steps)
 
     def _factories(self):
         known = default_members()
@@ -167,6 +168,7 @@ class Ensemble(base.ForecastModel):
         # contiguous. ``weights_`` and ``loss_`` show them (instances,
         # steps, members).
         self._weights = np.full((k, n, h), 1.0 / k)
+        self._mix = self._weights
         self._loss = np.zeros((k, n, h))
         self._gate = None if self.gate is None else self._make_gate(n)
         self.calibration_ = np.zeros((h, len(CALIBRATION_LEVELS)))
@@ -252,7 +254,11 @@ class Ensemble(base.ForecastModel):
         self._loss *= self.discount
         self._loss += member_loss
         if self._gate is not None:
-            self._gate.observe(member_loss, seen)
+            # The mixture is a candidate too, whatever the gate chose.
+            mixed = np.abs(truth - _combine(self._mix, medians)) / scale
+            mixed[np.isnan(mixed)] = 0.0
+            self._gate.observe(np.concatenate([member_loss, mixed[None]]),
+                               seen)
         self._weights = self._weights_from_loss()
         # Calibration: quantiles of the scaled errors per horizon step.
         z = np.where(seen, error / scale, np.nan)
@@ -265,10 +271,10 @@ class Ensemble(base.ForecastModel):
 
     def _weights_from_loss(self):
         """The weights: the mixture's, or those the gate chose."""
-        weights = self._mixture()
-        if self._gate is not None:
-            weights = self._gate.weights(weights)
-        return weights
+        self._mix = self._mixture()
+        if self._gate is None:
+            return self._mix
+        return self._gate.weights(self._mix)
 
     def _mixture(self):
         loss = self._loss
@@ -409,7 +415,8 @@ class Ensemble(base.ForecastModel):
                 len(rows), model.horizon_steps, len(model.member_names)),
             2, 0))
         model._gate = None if model.gate is None else model._make_gate(
-            0).load([r.get('gate') for r in rows], len(model.member_names))
+            0).load([r.get('gate') for r in rows],
+                    len(model.member_names) + 1, model.horizon_steps)
         model._weights = model._weights_from_loss()
         model.recent_ = np.array([r['recent'] for r in rows],
                                  dtype=float).reshape(
