@@ -154,8 +154,12 @@ class RunningModel(base.ForecastModel):
         if not pending:
             return
         self._pending, self._pending_steps = [], 0
-        values = np.concatenate([v for v, _ in pending])
-        forecasts = np.concatenate([f for _, f in pending])
+        if len(pending) == 1:
+            values, forecasts = pending[0]
+        else:
+            values = np.concatenate([v for v, _ in pending])
+            forecasts = np.concatenate([f for _, f in pending])
+        del pending
         for begin in range(0, values.shape[0], ERROR_BLOCK):
             block = slice(begin, begin + ERROR_BLOCK)
             self._track_errors(values[block], forecasts[block])
