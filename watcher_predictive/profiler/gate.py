@@ -32,6 +32,7 @@ import numpy as np
 
 from watcher_predictive import exception
 
+
 class SignificanceGate:
     """``by_step``: one choice per instance and horizon step (each step's
     errors are compared on their own), else one per instance (the mean
