@@ -10,7 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Arithmetic of the ensemble's combination, over all instances at once."""
+"""Arithmetic of the ensemble's combination and of the quantiles the
+profiler takes of many series at once."""
 
 import numpy as np
 
@@ -26,21 +27,28 @@ def combine(weights, medians):
 def column_quantiles(z, levels):
     """``np.nanquantile(z, levels, axis=0).T`` for a 2-D ``z``, (columns,
     levels), NaN for a column without values.
-
-    numpy takes the quantiles of every column in a Python loop; this
-    sorts all columns at once (NaN last) and interpolates as numpy's
-    default ("linear") method does, with the same arithmetic.
     """
-    ordered = np.sort(z, axis=0)
-    count = np.sum(~np.isnan(z), axis=0)
+    return row_quantiles(z.T, levels)
+
+
+def row_quantiles(z, levels):
+    """``np.nanquantile(z, levels, axis=1).T`` for a 2-D ``z``, (rows,
+    levels), NaN for a row without values.
+
+    numpy takes the quantiles of every row in a Python loop when there
+    are NaN; this sorts all rows at once (NaN last) and interpolates as
+    numpy's default ("linear") method does, with the same arithmetic.
+    """
+    ordered = np.sort(z, axis=1)
+    count = np.sum(~np.isnan(z), axis=1)
     last = np.maximum(count - 1, 0)[:, None]
     virtual = last * np.asarray(levels, dtype=float)[None, :]
     below = np.floor(virtual)
     gamma = virtual - below
     below = np.minimum(below.astype(int), last)
     above = np.minimum(below + 1, last)
-    columns = np.arange(z.shape[1])[:, None]
-    a, b = ordered[below, columns], ordered[above, columns]
+    a = np.take_along_axis(ordered, below, axis=1)
+    b = np.take_along_axis(ordered, above, axis=1)
     diff = b - a
     result = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
     return np.where(count[:, None] > 0, result, np.nan)
