@@ -149,8 +149,11 @@ def measure_profile(config):
         rises[phase] = rises.get(phase, 0.0) + timer.rises[phase, label]
         if label:
             per_resource.setdefault(label, {})[phase] = seconds
-    phases['other'] = wall - sum(phases.values())
-    rises['other'] = peak - peak_before - sum(rises.values())
+    # The resources and the Markov chain run on threads: their phases
+    # overlap, and what is left of the wall time is not "other" then.
+    if sum(phases.values()) <= wall:
+        phases['other'] = wall - sum(phases.values())
+        rises['other'] = peak - peak_before - sum(rises.values())
     return {'profiled': len(result.profiled),
             'skipped': len(result.skipped),
             'generate_seconds': generated, 'wall_seconds': wall,

@@ -125,7 +125,7 @@ ROWS = (
     'instances profiled',
     'profile() wall (CPU), s',
     'peak RSS, GiB',
-    'profile() phases:\ntime, rise of the peak',
+    'profile() phases:\ntime (summed over\nthreads), rise of the peak',
     'ensemble per resource,\nfit + forecast, s',
     'ensemble alone:\nfit all but 1 h / update\n1 h + predict 12, s',
     'refit / update',

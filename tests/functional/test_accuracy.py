@@ -62,6 +62,7 @@ class TestAccuracy(unittest.TestCase):
         persistence = self.scores['persistence']
         self.assertLess(ours.rmae_seasonal_naive, 0.5)
         self.assertLess(ours.pinball, persistence.pinball)
-        # On MAE the ensemble is within 3 % of persistence (not better:
-        # see the README).
-        self.assertLess(ours.rmae_persistence, 1.03)
+        # On MAE the ensemble's median is the last value's unless the
+        # mixture or a member has done better for that guest: at least as
+        # good as persistence (0.983 measured on these 40 VMs).
+        self.assertLess(ours.rmae_persistence, 1.0)

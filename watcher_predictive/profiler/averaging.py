@@ -24,8 +24,6 @@ ensemble calibrates its intervals on what it observes; these are the
 members' own, used alone or before the ensemble has calibrated.
 """
 
-import warnings
-
 import numpy as np
 
 from watcher_predictive import exception
@@ -242,13 +240,15 @@ class SeasonalProfile(running.RunningModel):
         offset = np.where(weekly, core.weekday[weekdays].T, 0.0)
         profile = core.mean[slots].T
         unseen = core.seen[slots].T == 0
-        if np.any(unseen):
-            overall = np.where(core.seen > 0, core.mean, np.nan)
-            # An instance with no slot seen yet has no mean: it gets 0.
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore', RuntimeWarning)
-                fill = np.nan_to_num(np.nanmean(overall, axis=0), nan=0.0)
-            profile = np.where(unseen, fill[:, None], profile)
+        gaps = np.flatnonzero(unseen.any(axis=1))
+        if gaps.size:
+            # The mean of the slots seen, for the instances missing some.
+            seen = core.seen[:, gaps] > 0
+            total = np.where(seen, core.mean[:, gaps], 0.0).sum(axis=0)
+            count = seen.sum(axis=0)
+            fill = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+            profile[gaps] = np.where(unseen[gaps], fill[:, None],
+                                     profile[gaps])
         return profile + offset
 
 

@@ -25,7 +25,9 @@ once:
 * returns each instance's profile state as versioned JSON.
 """
 
+from concurrent import futures
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -78,7 +80,7 @@ class ProfileResult:
 class Profiler:
     def __init__(self, min_history_steps=288, levels=base.DEFAULT_LEVELS,
                  model_factory=ensemble.Ensemble, markov_resources=(
-                     'cpu', 'memory')):
+                     'cpu', 'memory'), workers=2):
         if min_history_steps < 1:
             raise exception.InvalidParameter(
                 name='min_history_steps', value=min_history_steps,
@@ -87,6 +89,11 @@ class Profiler:
         self.levels = base.check_levels(levels)
         self.model_factory = model_factory
         self.markov_resources = tuple(markov_resources)
+        if int(workers) < 1:
+            raise exception.InvalidParameter(
+                name='workers', value=workers,
+                reason='profile with at least one thread')
+        self.workers = int(workers)
 
     def _model(self, horizon_steps):
         try:
@@ -98,12 +105,13 @@ class Profiler:
     def profile(self, history, horizon_steps):
         """Profile every instance of ``history`` with enough of it.
 
-        One resource is copied out of the history at a time (the
-        instances kept), fitted, forecast and searched for bursts; what
-        later phases need of it is kept (its model, its last days), the
-        rest is dropped before the next resource. The Markov
-        chain, the bursts and the correlations work by blocks of
-        ``BLOCK`` instances, which bounds their temporaries.
+        The Markov chain and each resource are fitted on ``workers``
+        threads. A resource is copied out of the history (the instances
+        kept), fitted, forecast and searched for bursts; what later phases
+        need of it is kept (its model, its last days), the rest is dropped
+        once it is done. The Markov chain, the bursts and the correlations
+        work by blocks of ``BLOCK`` instances, which bounds their
+        temporaries.
         """
         if horizon_steps < 1:
             raise exception.InvalidParameter(
@@ -129,34 +137,33 @@ class Profiler:
         states = {uuid: {'version': STATE_VERSION, 'step': history.step,
                          'history_end': history.end, 'models': {}}
                   for uuid in profiled}
-        self._markov(history, rows, horizon_steps, result, states)
+        resources = [r for r in history_mod.RESOURCES if r in history.values]
+        # Models are made here, in the order of the resources, whatever
+        # the order the workers fit them in.
+        models = {r: self._model(horizon_steps) for r in resources}
+        tasks = [functools.partial(self._markov, history, rows,
+                                   horizon_steps, result)]
+        tasks += [functools.partial(self._resource, history, rows, r,
+                                    models[r], horizon_steps, profiled)
+                  for r in resources]
+        outcomes = self._run(tasks)
+        self._markov_states(result, states)
         found = {}
         recent = {}
         fitted = {}
-        n_recent = CORRELATION_DAYS * 86400 // history.step
-        for resource in history_mod.RESOURCES:
-            if resource not in history.values:
-                continue
-            y = history.values[resource][rows]
-            model = self._model(horizon_steps).fit(y, history.start,
-                                                   history.step)
-            result.forecasts[resource] = base.Forecast(
-                instance_ids=tuple(profiled), resource=resource,
-                start=history.end, step=history.step, levels=self.levels,
-                quantiles=model.predict(horizon_steps, self.levels),
-                model=model.name,
-                fallback=np.asarray(model.fallback_, dtype=bool))
-            result.peaks[resource] = model.peak(0.95)
+        for resource, (forecast, peak, found_r, recent_r) in zip(
+                resources, outcomes[1:]):
+            model = models[resource]
+            result.forecasts[resource] = forecast
+            result.peaks[resource] = peak
             result.models[resource] = model  # learning hook
-            means = _slot_means(y, history.start, history.step, model)
             # The states (Python lists, far larger than the model's
             # arrays) are written once every resource is fitted, so that
             # no fit runs beside the states of the resources before it.
             fitted[resource] = model
-            found[resource] = self._bursts(y, means, history.start,
-                                           history.step)
-            recent[resource] = y[:, -n_recent:].copy()
-            del y, means
+            found[resource] = found_r
+            recent[resource] = recent_r
+        del outcomes
         for resource, model in fitted.items():
             for i, uuid in enumerate(profiled):
                 states[uuid]['models'][resource] = dict(
@@ -169,7 +176,35 @@ class Profiler:
         result.states = states
         return result
 
-    def _markov(self, history, rows, horizon_steps, result, states):
+    def _run(self, tasks):
+        """Results of ``tasks`` (callables), in their order; on
+        ``workers`` threads (numpy releases the GIL in its loops).
+        """
+        if self.workers == 1 or len(tasks) == 1:
+            return [task() for task in tasks]
+        with futures.ThreadPoolExecutor(self.workers) as pool:
+            return [f.result() for f in [pool.submit(t) for t in tasks]]
+
+    def _resource(self, history, rows, resource, model, horizon_steps,
+                  profiled):
+        """Fit, forecast and bursts of one resource; what later phases
+        keep of its history (its last days) is returned, the rest dropped.
+        """
+        y = history.values[resource][rows]
+        model.fit(y, history.start, history.step)
+        forecast = base.Forecast(
+            instance_ids=tuple(profiled), resource=resource, start=history.end,
+            step=history.step, levels=self.levels,
+            quantiles=model.predict(horizon_steps, self.levels),
+            model=model.name,
+            fallback=np.asarray(model.fallback_, dtype=bool))
+        peak = model.peak(0.95)
+        means = _slot_means(y, history.start, history.step, model)
+        found = self._bursts(y, means, history.start, history.step)
+        n_recent = CORRELATION_DAYS * 86400 // history.step
+        return forecast, peak, found, y[:, -n_recent:].copy()
+
+    def _markov(self, history, rows, horizon_steps, result):
         resources = [r for r in self.markov_resources if r in history.values]
         if not resources:
             return
@@ -179,6 +214,11 @@ class Profiler:
         result.markov_chain = chain  # learning hook
         result.state_probabilities = chain.predict_states(horizon_steps)
         result.state_labels = tuple(chain.state_labels())
+
+    def _markov_states(self, result, states):
+        chain = result.markov_chain
+        if chain is None:
+            return
         for i, uuid in enumerate(result.profiled):
             states[uuid]['markov'] = chain.instance_state(i)
             states[uuid]['markov']['states'] = list(result.state_labels)

@@ -23,6 +23,14 @@ combination.
   idle guests count alike) updates the weights of that horizon step by
   exponentiated gradient with learning rate ``learning_rate``, mixed with a
   small uniform share so that no member is ever ruled out for good.
+* **Gate.** The median the ensemble gives, per instance, is the last
+  value's, unless the mixture (the weighted combination) or one member
+  has had, over the recent scorings, a lower mean error than the last
+  value (:mod:`.gate`; ``gate`` is the number of standard errors that
+  advantage must reach, 0 by default, None to always give the mixture).
+  Bitbrains CPU moves like a random walk with lasting jumps, and no model
+  beats the last value on most of those guests: the gate keeps exactly
+  the last value there, and the mixture where it has been better.
 * **Calibration.** The errors of the combined median, divided by the
   instance's scale, give per horizon step an empirical distribution; its
   quantiles (an exponentially weighted average of each scoring's quantiles
@@ -32,7 +40,9 @@ combination.
 
 The defaults (learning rate 10, discount 0.97 per hourly scoring, share
 0.001) were chosen on the Bitbrains trace's third week, never on its last
-week, which the backtest holds out.
+week, which the backtest holds out; the gate's (z = 0, discount 0.99,
+24 scorings at least, one choice per instance) on the week before that
+last week, on the first 100 VMs and on VMs 101 to 300.
 
 ``fit`` fits the members on all but the last ``validation_days`` and
 replays those days through ``update``, which learns weights and
@@ -46,6 +56,9 @@ import numpy as np
 from watcher_predictive import exception
 from watcher_predictive.profiler import averaging
 from watcher_predictive.profiler import base
+from watcher_predictive.profiler import combination
+from watcher_predictive.profiler import ensemble_state
+from watcher_predictive.profiler import gate as gate_mod
 
 CALIBRATION_LEVELS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7,
                       0.8, 0.9, 0.95, 0.98, 0.99)
@@ -78,7 +91,9 @@ class Ensemble(base.ForecastModel):
 
     def __init__(self, members=None, horizon_steps=12, origin_every=12,
                  validation_days=7.0, learning_rate=10.0, discount=0.97,
-                 calibration_rate=0.1, share=0.001):
+                 calibration_rate=0.1, share=0.001, gate=0.0,
+                 gate_discount=0.99, gate_min_scorings=24,
+                 gate_by_step=False, reference='last_value'):
         if horizon_steps < 1 or origin_every < 1:
             raise exception.InvalidParameter(
                 name='horizon_steps/origin_every',
@@ -97,6 +112,13 @@ class Ensemble(base.ForecastModel):
         self.discount = float(discount)
         self.calibration_rate = float(calibration_rate)
         self.share = float(share)
+        self.gate = None if gate is None else float(gate)
+        self.gate_discount = float(gate_discount)
+        self.gate_min_scorings = int(gate_min_scorings)
+        self.gate_by_step = bool(gate_by_step)
+        self.reference = reference
+        if self.gate is not None:
+            self._make_gate(0)
 
     def _params(self):
         return {'members': list(self.member_names),
@@ -106,7 +128,23 @@ class Ensemble(base.ForecastModel):
                 'learning_rate': self.learning_rate,
                 'discount': self.discount,
                 'calibration_rate': self.calibration_rate,
-                'share': self.share}
+                'share': self.share, 'gate': self.gate,
+                'gate_discount': self.gate_discount,
+                'gate_min_scorings': self.gate_min_scorings,
+                'gate_by_step': self.gate_by_step,
+                'reference': self.reference}
+
+    def _make_gate(self, n):
+        if self.reference not in self.member_names:
+            raise exception.InvalidParameter(
+                name='reference', value=self.reference,
+                reason='the gate needs a reference among the members %s'
+                       % ', '.join(self.member_names))
+        return gate_mod.SignificanceGate(
+            self.member_names.index(self.reference), self.gate,
+            self.gate_discount, self.gate_min_scorings,
+            self.gate_by_step).start(len(self.member_names) + 1, n,
+                                     self.horizon_steps)
 
     def _factories(self):
         known = default_members()
@@ -138,8 +176,13 @@ class Ensemble(base.ForecastModel):
                 member.share(shared)
         self.members_ = [m.fit(y[:, :split], start, step) for m in members]
         self.end_ = int(start + split * step)
-        self.weights_ = np.full((n, h, k), 1.0 / k)
-        self.loss_ = np.zeros((n, h, k))
+        # Member-major, (members, instances, steps): every member's row is
+        # contiguous. ``weights_`` and ``loss_`` show them (instances,
+        # steps, members).
+        self._weights = np.full((k, n, h), 1.0 / k)
+        self._mix = self._weights
+        self._loss = np.zeros((k, n, h))
+        self._gate = None if self.gate is None else self._make_gate(n)
         self.calibration_ = np.zeros((h, len(CALIBRATION_LEVELS)))
         self.scale_ = np.zeros(n)
         self.scored_ = 0
@@ -199,13 +242,13 @@ class Ensemble(base.ForecastModel):
         seen = ~np.isnan(truth)
         if not np.any(seen):
             return
-        combined = np.einsum('nhk,knh->nh', self.weights_, medians)
+        combined = combination.combine(self._weights, medians)
         error = truth - combined
         # Instance scale: running mean absolute error of the combination.
-        abs_err = np.where(seen, np.abs(error), np.nan)
-        with np.errstate(all='ignore'):
-            batch_scale = np.nanmean(abs_err, axis=1)
-        has = ~np.isnan(batch_scale)
+        abs_err = np.abs(np.where(seen, error, 0.0))
+        counted = seen.sum(axis=1)
+        has = counted > 0
+        batch_scale = abs_err.sum(axis=1) / np.maximum(counted, 1)
         first = has & (self.scored_instances_ == 0)
         self.scale_[first] = batch_scale[first]
         later = has & ~first
@@ -216,27 +259,56 @@ class Ensemble(base.ForecastModel):
         # each member's discounted cumulative absolute error (scaled), so
         # that the members that have lately forecast this guest best at
         # this horizon dominate, and a change of behaviour is followed.
-        member_loss = np.where(seen[None], np.abs(truth[None] - medians),
-                               0.0) / scale[None]
-        self.loss_ = self.discount * self.loss_ + np.moveaxis(
-            np.nan_to_num(member_loss), 0, 2)
-        self.weights_ = self._weights_from_loss()
+        member_loss = np.subtract(truth[None], medians)
+        np.abs(member_loss, out=member_loss)
+        member_loss /= scale[None]
+        member_loss[np.isnan(member_loss)] = 0.0
+        self._loss *= self.discount
+        self._loss += member_loss
+        if self._gate is not None:
+            # The mixture is a candidate too, whatever the gate chose.
+            mixed = np.abs(truth - combination.combine(
+                self._mix, medians)) / scale
+            mixed[np.isnan(mixed)] = 0.0
+            self._gate.observe(np.concatenate([member_loss, mixed[None]]),
+                               seen)
+        self._weights = self._weights_from_loss()
         # Calibration: quantiles of the scaled errors per horizon step.
         z = np.where(seen, error / scale, np.nan)
         # A horizon step nobody observed is all-NaN: skipped below.
-        batch = column_quantiles(z, CALIBRATION_LEVELS)
+        batch = combination.column_quantiles(z, CALIBRATION_LEVELS)
         ok = ~np.isnan(batch[:, 0])
         rate = 1.0 if self.scored_ == 0 else self.calibration_rate
         self.calibration_[ok] += rate * (batch[ok] - self.calibration_[ok])
         self.scored_ += 1
 
     def _weights_from_loss(self):
-        logits = -self.learning_rate * (
-            self.loss_ - self.loss_.min(axis=2, keepdims=True))
-        weights = np.exp(logits)
-        weights /= weights.sum(axis=2, keepdims=True)
-        k = weights.shape[2]
-        return (1 - self.share) * weights + self.share / k
+        """The weights: the mixture's, or those the gate chose."""
+        self._mix = self._mixture()
+        if self._gate is None:
+            return self._mix
+        return self._gate.weights(self._mix)
+
+    def _mixture(self):
+        loss = self._loss
+        k = loss.shape[0]
+        weights = loss - np.minimum.reduce(loss, axis=0)
+        weights *= -self.learning_rate
+        np.exp(weights, out=weights)
+        weights /= np.add.reduce(weights, axis=0)
+        weights *= 1 - self.share
+        weights += self.share / k
+        return weights
+
+    @property
+    def weights_(self):
+        """Weights (instances, horizon steps, members)."""
+        return np.moveaxis(self._weights, 0, 2)
+
+    @property
+    def loss_(self):
+        """Discounted losses (instances, horizon steps, members)."""
+        return np.moveaxis(self._loss, 0, 2)
 
     # -- forecasting -------------------------------------------------------
 
@@ -254,8 +326,7 @@ class Ensemble(base.ForecastModel):
         medians = np.stack([m.predict(h, (0.5,))[:, :, 0]
                             for m in self.members_])
         steps = np.minimum(np.arange(h), self.horizon_steps - 1)
-        weights = self.weights_[:, steps]
-        combined = np.einsum('nhk,knh->nh', weights, medians)
+        combined = combination.combine(self._weights[:, :, steps], medians)
         grid = np.asarray(CALIBRATION_LEVELS)
         table = np.sort(self.calibration_[steps], axis=1)
         # The combination is the median forecast: the calibrated spread is
@@ -286,7 +357,7 @@ class Ensemble(base.ForecastModel):
         """What the profile of one instance keeps of this ensemble."""
         return {
             'weights': dict(zip(self.member_names,
-                                self.weights_[i].mean(axis=0).round(4)
+                                self._weights[:, i].mean(axis=1).round(4)
                                 .tolist())),
             'scale': float(self.scale_[i]),
             'scored': int(self.scored_instances_[i]),
@@ -295,88 +366,14 @@ class Ensemble(base.ForecastModel):
         }
 
     def _member_states(self, i):
-        # Members sharing one seasonal profile describe it once: the
-        # others name the member that holds it.
-        owners = {}
-        states = {}
-        for name, member in zip(self.member_names, self.members_):
-            core = getattr(getattr(member, 'profile_', member), 'slots_',
-                           None)
-            if core is None:
-                states[name] = member.instance_state(i)
-            elif id(core) in owners:
-                states[name] = dict(member.instance_state(i, profile=False),
-                                    profile_in=owners[id(core)])
-            else:
-                owners[id(core)] = name
-                states[name] = member.instance_state(i)
-        return states
+        return ensemble_state.member_states(self, i)
 
     def get_state(self):
         self._check_fitted()
-        return {
-            'model': self.name, 'version': self.STATE_VERSION,
-            'params': self._params(), 'step': self.step_, 'end': self.end_,
-            'calibration': self.calibration_.tolist(),
-            'scored': self.scored_,
-            'pending': [[int(t), m.tolist()] for t, m in self.pending_],
-            'members': [m.get_state() for m in self.members_],
-            'instances': [{'scale': float(s), 'scored': int(c),
-                           'recent': r.tolist(), 'loss': w.tolist()}
-                          for s, c, r, w in zip(self.scale_,
-                                                self.scored_instances_,
-                                                self.recent_,
-                                                self.loss_)],
-        }
+        return ensemble_state.get_state(self)
 
     @classmethod
     def from_state(cls, state):
-        params = dict(state.get('params', {}))
-        model = cls(**params)
+        model = cls(**dict(state.get('params', {})))
         model._check_state(state)
-        factories = dict(zip(model.member_names, model._factories()))
-        model.step_ = int(state['step'])
-        model.end_ = int(state['end'])
-        model.calibration_ = np.array(state['calibration'], dtype=float)
-        model.scored_ = int(state['scored'])
-        model.pending_ = [[int(t), np.array(m, dtype=float)]
-                          for t, m in state['pending']]
-        model.members_ = [factories[name].from_state(member) for name, member
-                          in zip(model.member_names, state['members'])]
-        rows = state['instances']
-        model.scale_ = np.array([r['scale'] for r in rows], dtype=float)
-        model.scored_instances_ = np.array([r['scored'] for r in rows],
-                                           dtype=int)
-        model.loss_ = np.array([r['loss'] for r in rows],
-                               dtype=float).reshape(
-                                   len(rows), model.horizon_steps,
-                                   len(model.member_names))
-        model.weights_ = model._weights_from_loss()
-        model.recent_ = np.array([r['recent'] for r in rows],
-                                 dtype=float).reshape(
-                                     len(rows), model.horizon_steps +
-                                     model.origin_every)
-        return model
-
-
-def column_quantiles(z, levels):
-    """``np.nanquantile(z, levels, axis=0).T`` for a 2-D ``z``, (columns,
-    levels), NaN for a column without values.
-
-    numpy takes the quantiles of every column in a Python loop; this
-    sorts all columns at once (NaN last) and interpolates as numpy's
-    default ("linear") method does, with the same arithmetic.
-    """
-    ordered = np.sort(z, axis=0)
-    count = np.sum(~np.isnan(z), axis=0)
-    last = np.maximum(count - 1, 0)[:, None]
-    virtual = last * np.asarray(levels, dtype=float)[None, :]
-    below = np.floor(virtual)
-    gamma = virtual - below
-    below = np.minimum(below.astype(int), last)
-    above = np.minimum(below + 1, last)
-    columns = np.arange(z.shape[1])[:, None]
-    a, b = ordered[below, columns], ordered[above, columns]
-    diff = b - a
-    result = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
-    return np.where(count[:, None] > 0, result, np.nan)
+        return ensemble_state.restore(model, state)

@@ -149,11 +149,17 @@ class RunningModel(base.ForecastModel):
     def flush_errors(self):
         """Weigh the errors of the steps learnt since the last time."""
         pending = getattr(self, '_pending', None)
-        self._pending, self._pending_steps = [], 0
+        if pending is None:
+            self._pending, self._pending_steps = [], 0
         if not pending:
             return
-        values = np.concatenate([v for v, _ in pending])
-        forecasts = np.concatenate([f for _, f in pending])
+        self._pending, self._pending_steps = [], 0
+        if len(pending) == 1:
+            values, forecasts = pending[0]
+        else:
+            values = np.concatenate([v for v, _ in pending])
+            forecasts = np.concatenate([f for _, f in pending])
+        del pending
         for begin in range(0, values.shape[0], ERROR_BLOCK):
             block = slice(begin, begin + ERROR_BLOCK)
             self._track_errors(values[block], forecasts[block])
@@ -167,20 +173,32 @@ class RunningModel(base.ForecastModel):
         its rate times ``(1 - ERROR_RATE)`` to the number of errors after
         it, without a loop over steps.
         """
-        ok = ~np.isnan(values) & ~np.isnan(forecasts)
-        count = np.cumsum(ok, axis=0)
-        if count.shape[0] == 0:
+        if values.shape[0] == 0:
             return
-        total = count[-1]
+        error = np.subtract(values, forecasts)
+        np.abs(error, out=error)
+        ok = ~np.isnan(error)
+        # Errors after each step, as indices into a table of powers.
+        after = np.cumsum(ok, axis=0, dtype=np.intp)
+        total = after[-1].copy()
+        np.subtract(total, after, out=after)
         keep = 1.0 - ERROR_RATE
-        fresh = self._errors_seen == 0
-        rate = np.where(fresh[None] & (count == 1), 1.0, ERROR_RATE)
-        with np.errstate(invalid='ignore'):
-            weight = np.where(ok, rate * keep ** (total - count), 0.0)
-            error = np.where(ok, np.abs(values - forecasts), 0.0)
-        prior = np.where(fresh & (total > 0), 0.0,
-                         keep ** total * self._error_scale)
-        self._error_scale = prior + np.einsum('ij,ij->j', weight, error)
+        powers = keep ** np.arange(values.shape[0] + 1)
+        weight = powers.take(after)
+        del after
+        weight *= ERROR_RATE
+        error[~ok] = 0.0
+        summed = np.einsum('ij,ij->j', weight, error)
+        fresh = (self._errors_seen == 0) & (total > 0)
+        if np.any(fresh):
+            # An instance's first error counts with rate 1, not
+            # ERROR_RATE.
+            cols = np.flatnonzero(fresh)
+            first = np.argmax(ok[:, cols], axis=0)
+            summed[cols] += (1.0 - ERROR_RATE) * powers[total[cols] - 1] * \
+                error[first, cols]
+        prior = np.where(fresh, 0.0, powers.take(total) * self._error_scale)
+        self._error_scale = prior + summed
         self._errors_seen = self._errors_seen + total
 
     def predict(self, h, levels=base.DEFAULT_LEVELS):

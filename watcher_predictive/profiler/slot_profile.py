@@ -136,12 +136,21 @@ class SlotRecursion:
         # step: every step of the day moves it.
         offset = self.weekday[weekday].copy()
         offset_seen = self.weekday_seen[weekday].copy()
+        beta = np.empty_like(offset)
+        move = np.empty_like(offset)
         for k in range(values.shape[0]):
             # ``before`` is NaN where the slot was never seen.
-            forecast[k] = before[k] + offset
-            beta = 0.1 / (1.0 + offset_seen / 288.0)
-            offset = offset + np.where(later[k], beta * (diff[k] - offset),
-                                       0.0)
+            np.add(before[k], offset, out=forecast[k])
+            # beta = 0.1 / (1 + seen / 288); the offset moves by
+            # beta * (diff - offset) where the step was learnt (diff is
+            # 0 elsewhere, and so is the move).
+            np.divide(offset_seen, 288.0, out=beta)
+            beta += 1.0
+            np.divide(0.1, beta, out=beta)
+            np.subtract(diff[k], offset, out=move)
+            move *= beta
+            move *= later[k]
+            offset += move
             offset_seen += later[k]
         self.weekday[weekday] = offset
         self.weekday_seen[weekday] = offset_seen

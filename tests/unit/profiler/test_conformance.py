@@ -41,6 +41,7 @@ MODELS = [
     ('arima', 'BatchedARIMA', {}),
     ('composite', 'SeasonalARIMA', {}),
     ('ensemble', 'Ensemble', {}),
+    ('ensemble', 'Ensemble', {'gate': None}),
 ]
 
 
