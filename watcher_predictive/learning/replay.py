@@ -111,9 +111,8 @@ def replay(history, first_audit, last_audit, history_days=7,
         on_scores, off_scores, naive = [], [], scoring.Score()
         last = seen.values[resource][rows_seen(seen, forecast), -1]
         for j, uuid in enumerate(forecast.instance_ids):
-            naive += scoring.score(truth[j], np.repeat(
-                last[j], truth.shape[1] * 3).reshape(-1, 3), (0.25, 0.5,
-                                                               0.75))
+            point = np.full((truth.shape[1], 1), last[j])
+            naive += scoring.score(truth[j], point, (0.5,))
             lull = thresholds.get(uuid)
             on_scores.append(scoring.score(truth[j], forecast.quantiles[j],
                                            forecast.levels, lull, 6))

@@ -139,7 +139,7 @@ def restore(options, model, subset, resource, states):
             cold.append(i)
     warm = []
     values = subset.values[resource]
-    for key, rows in sorted(groups.items()):
+    for rows in groups.values():
         batch = stack([states[subset.instance_ids[i]]['resources'][
             resource]['model'] for i in rows])
         restored = ensemble.Ensemble.from_state(batch)
