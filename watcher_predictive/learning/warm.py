@@ -82,8 +82,11 @@ def stack(states):
                              for k in range(len(medians))]]
                         for j, (t, medians) in enumerate(value)]
         elif key == 'calibration':
-            # Pooled over instances by the ensemble: pooled again.
-            out[key] = np.mean([s[key] for s in states], axis=0).tolist()
+            # Pooled over instances by the ensemble: pooled again (kept
+            # exactly when the instances were stored together).
+            tables = [s[key] for s in states]
+            out[key] = value if all(t == value for t in tables) else \
+                np.mean(tables, axis=0).tolist()
         elif key == 'scored':
             out[key] = max(s[key] for s in states)
         elif isinstance(value, dict) and 'model' in value:

@@ -126,3 +126,22 @@ def test_a_refit_that_does_better_replaces_the_stored_ensemble(history):
     assert scored['a'] == before['a'] + 1
     # 'b' starts again from the fit of its window alone.
     assert scored['b'] < before['b']
+
+
+def test_the_learned_calibration_scales_the_whole_spread(history):
+    issued = []
+    _, _, stored = audit(history, 2 * DAY, {}, issued)
+    spreads = []
+    for log_factor in (0.0, 0.5):
+        changed = json.loads(json.dumps(stored))
+        for uuid in IDS:
+            changed[uuid]['resources']['cpu']['calibration'] = {
+                '80': log_factor, '90': log_factor}
+        _, quantiles, _ = audit(history, 2 * DAY + 12, changed,
+                                list(issued))
+        spreads.append(quantiles - quantiles[:, :, 2:3])
+    # Above the median (never clipped at zero) every level is scaled alike.
+    positive = spreads[0][:, :, 3:] > 0
+    np.testing.assert_allclose(spreads[1][:, :, 3:][positive],
+                               np.exp(0.5) * spreads[0][:, :, 3:][positive],
+                               rtol=1e-6)
