@@ -20,12 +20,12 @@
   busy and idle guests. A fixed share of uniform weight keeps every
   member alive, so that a change of behaviour can be followed.
 * ``calibrate``: adaptive conformal calibration. Each central interval
-  (80 %, 90 %) has a log width factor; after every scored forecast it
-  moves by ``rate * (nominal - observed)``. The forecast's whole spread
-  around its median is scaled by the exponential of their mean
-  (``learner.calibration_factor``), which widens intervals that covered
-  too little and narrows those that covered too much, so that observed
-  coverage converges to nominal at both levels together.
+  (80 %, 90 %) has a width factor around the median; after every scored
+  forecast its logarithm moves by ``rate * (nominal - observed)``, which
+  widens intervals that covered too little and narrows those that
+  covered too much, so that observed coverage converges to nominal
+  (``learner.calibrate_spread`` keeps the 90 % interval around the 80 %
+  one without swapping their levels' values).
 * ``drifted``: a model's recent (fast) error against its own history
   (slow) and against a reference model's recent error.
 * ``next_memory``: the Markov chain's memory (steps a transition counts
@@ -73,7 +73,7 @@ def eg_step(weights, member_medians, combined, truth, scale, learning_rate,
     return (1 - share) * new + share / new.size
 
 
-def calibrate(log_factor, nominal, observed, rate, bounds=(-1.0, 2.0)):
+def calibrate(log_factor, nominal, observed, rate, bounds=(-2.0, 3.0)):
     """New log width factor of an interval after one scored forecast.
 
     Bounded: an idle guest's interval covers everything however narrow

@@ -34,7 +34,6 @@ no update is lost.
 """
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -89,12 +88,29 @@ class Outcome:
     """Instance uuid -> what this audit adds (kept for a retry)."""
 
 
-def calibration_factor(calibration):
-    """Width factor of a forecast's spread around its median: the mean of
-    the log factors learned for the 80 % and 90 % intervals, so that one
-    factor serves both and no interval crosses the other.
+def calibrate_spread(quantiles, levels, calibration):
+    """Widen or narrow each central interval of ``quantiles`` (n, steps,
+    levels) around the median by its learned factor (``calibration``: one
+    {'80', '90'} log factors per row), in place; a wider interval is
+    never left inside a narrower one (each level keeps its own value
+    unless it would cross the next inner level).
     """
-    return math.exp(0.5 * (calibration['80'] + calibration['90']))
+    median = scoring.level_index(levels, 0.5)
+    center = quantiles[:, :, median].copy()
+    for nominal in (80, 90):
+        factor = np.exp([c[str(nominal)] for c in calibration])[:, None]
+        for level in scoring.INTERVALS[nominal]:
+            j = scoring.level_index(levels, level)
+            if j is not None:
+                quantiles[:, :, j] = center + factor * (
+                    quantiles[:, :, j] - center)
+    for j in range(median - 1, -1, -1):
+        quantiles[:, :, j] = np.minimum(quantiles[:, :, j],
+                                        quantiles[:, :, j + 1])
+    for j in range(median + 1, quantiles.shape[2]):
+        quantiles[:, :, j] = np.maximum(quantiles[:, :, j],
+                                        quantiles[:, :, j - 1])
+    return quantiles
 
 
 class Learner:
@@ -302,7 +318,7 @@ class Learner:
         steps = np.minimum(np.arange(h), model.horizon_steps - 1)
         ens_w = model.weights_[own][:, steps]
         learned_w = np.ones((rows.size, len(names)))
-        factors = np.ones(rows.size)
+        calibration = [{'80': 0.0, '90': 0.0}] * rows.size
         for j, i in enumerate(rows):
             res = states.get(forecast.instance_ids[i], {}).get(
                 'resources', {}).get(forecast.resource)
@@ -310,16 +326,14 @@ class Learner:
                 continue
             learned_w[j] = [res['weights'].get(m, 1.0 / len(names))
                             for m in names]
-            factors[j] = calibration_factor(res['calibration'])
+            calibration[j] = res['calibration']
         weights = ens_w * learned_w[:, None, :]
         weights /= weights.sum(axis=2, keepdims=True)
         combined = np.einsum('nhk,knh->nh', weights, medians)
         quantiles = forecast.quantiles[rows].copy()
-        # The whole distribution moves with its median, and is widened or
-        # narrowed around it as a whole (its levels keep their order).
+        # The whole distribution moves with its median.
         quantiles += (combined - quantiles[:, :, median])[:, :, None]
-        center = quantiles[:, :, median, None]
-        quantiles = center + factors[:, None, None] * (quantiles - center)
+        calibrate_spread(quantiles, levels, calibration)
         quantiles = np.sort(np.maximum(quantiles, 0.0), axis=-1)
         forecast.quantiles[rows] = quantiles
         for j, i in enumerate(rows):

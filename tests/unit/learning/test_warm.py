@@ -140,7 +140,7 @@ def test_the_learned_calibration_scales_the_whole_spread(history):
         _, quantiles, _ = audit(history, 2 * DAY + 12, changed,
                                 list(issued))
         spreads.append(quantiles - quantiles[:, :, 2:3])
-    # Above the median (never clipped at zero) every level is scaled alike.
+    # Above the median (never clipped at zero) every interval is scaled.
     positive = spreads[0][:, :, 3:] > 0
     np.testing.assert_allclose(spreads[1][:, :, 3:][positive],
                                np.exp(0.5) * spreads[0][:, :, 3:][positive],
