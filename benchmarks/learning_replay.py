@@ -42,6 +42,8 @@ def week_figures(audits):
     for name, chosen in (
             ('first_week', [a for a in audits if a.issued_at < first + WEEK]),
             ('last_week', [a for a in audits if a.issued_at > last - WEEK])):
+        naive = replay.total(chosen, 'persistence')
+        out['%s_persistence_mae' % name] = round(naive.mae, 5)
         for which in ('on', 'off'):
             score = replay.total(chosen, which)
             out['%s_%s' % (name, which)] = {
@@ -50,12 +52,14 @@ def week_figures(audits):
                 'coverage_80': round(score.coverage(80), 4),
                 'coverage_90': round(score.coverage(90), 4),
                 'lull_precision': round(score.lull_precision, 4),
-                'lull_recall': round(score.lull_recall, 4)}
+                'lull_recall': round(score.lull_recall, 4),
+                'mae_to_persistence': round(score.mae / naive.mae, 4)}
     return out
 
 
-def month(path, instances, days, history_days, resources):
-    history, flavors = trace.load_bitbrains(path, limit=instances)
+def month(path, instances, days, history_days, resources, skip=0):
+    history, flavors = trace.load_bitbrains(path, limit=skip + instances)
+    history = history.select(history.instance_ids[skip:])
     steps_per_hour = 3600 // history.step
     first = int(history_days * 86400 // history.step)
     last = min(history.n_steps, int(days * 86400 // history.step)) - \
@@ -112,6 +116,10 @@ def main(argv=None):
                         '$WATCHER_PREDICTIVE_TRACES/bitbrains_rnd_2013-8 or '
                         '../shared/traces/bitbrains_rnd_2013-8).')
     parser.add_argument('--instances', type=int, default=20)
+    parser.add_argument('--skip', type=int, default=0,
+                        help='VMs of the trace skipped before the '
+                             '--instances replayed (default 0; the '
+                             'settings were chosen with --skip 20).')
     parser.add_argument('--days', type=float, default=31)
     parser.add_argument('--pairs', type=int, default=5)
     parser.add_argument('--history-days', type=float, default=7,
@@ -128,7 +136,8 @@ def main(argv=None):
         parser.error('no Bitbrains trace found; give --trace')
     resources = tuple(args.resources.split(','))
     out = {'month': None if args.skip_month else month(
-        args.trace, args.instances, args.days, args.history_days, resources),
+        args.trace, args.instances, args.days, args.history_days, resources,
+        args.skip),
         'change_of_behaviour': change_of_behaviour(
             args.trace, args.pairs, args.history_days, resources)
         if args.pairs > 0 else []}
@@ -145,15 +154,17 @@ def print_month(m):
     print('Replay: %d VMs, %d hourly audits of %s days of %s, %.0f s' % (
         m['instances'], m['audits'], m['history_days'],
         '+'.join(m['resources']), m['seconds']))
-    print('%-16s %8s %8s %7s %7s %7s %7s' % (
+    print('%-16s %8s %8s %7s %7s %7s %7s %7s' % (
         'CPU, 1 h ahead', 'MAE', 'pinball', 'cov80', 'cov90', 'lullP',
-        'lullR'))
+        'lullR', 'MAE/pers'))
     for key in ('first_week_off', 'first_week_on', 'last_week_off',
                 'last_week_on'):
         f = m[key]
-        print('%-16s %8.4f %8.4f %7.3f %7.3f %7.3f %7.3f' % (
+        print('%-16s %8.5f %8.5f %7.3f %7.3f %7.3f %7.3f %7.3f' % (
             key, f['mae'], f['pinball'], f['coverage_80'], f['coverage_90'],
-            f['lull_precision'], f['lull_recall']))
+            f['lull_precision'], f['lull_recall'], f['mae_to_persistence']))
+    print('persistence MAE: first week %.5f, last week %.5f' % (
+        m['first_week_persistence_mae'], m['last_week_persistence_mae']))
 
 
 def print_changes(changes):

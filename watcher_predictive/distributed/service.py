@@ -31,6 +31,7 @@ from oslo_service import service
 from watcher_predictive.distributed import rpcapi
 from watcher_predictive.distributed import shard as shard_mod
 from watcher_predictive.distributed import worker as worker_mod
+from watcher_predictive.plugins import learning
 from watcher_predictive.telemetry import incremental
 
 LOG = log.getLogger(__name__)
@@ -115,7 +116,8 @@ class ProfilerService(service.ServiceBase):
         source = incremental.wrap(self.source_factory(), store, self.conf)
         shard_profiler = worker_mod.ShardProfiler(
             source, store,
-            fresh_age=options.profiler_fresh_age, worker=self.host)
+            fresh_age=options.profiler_fresh_age, worker=self.host,
+            learning=learning.options_from_config(self.conf))
         self.refresher = Refresher(shard_profiler,
                                    options.profiler_shard_size)
         endpoint = rpcapi.ProfilerEndpoint(shard_profiler,

@@ -40,6 +40,7 @@ from oslo_log import log
 
 from watcher_predictive.distributed import shard as shard_mod
 from watcher_predictive import exception
+from watcher_predictive.plugins import learning as learning_mod
 from watcher_predictive.profiler import engine as profiler
 from watcher_predictive.storage import api as storage
 
@@ -56,13 +57,18 @@ class ShardProfiler:
     :param fresh_age: seconds; see ``[watcher_predictive]
         profiler_fresh_age``
     :param worker: name reported in results (the host)
+    :param learning: ``learning.learner.Options`` to learn from the
+        stored forecasts' errors as an audit does (see
+        ``plugins.learning``), or None not to learn
     """
 
-    def __init__(self, source, store, fresh_age=900, worker=None):
+    def __init__(self, source, store, fresh_age=900, worker=None,
+                 learning=None):
         self.source = source
         self.store = store
         self.fresh_age = int(fresh_age)
         self.worker = worker
+        self.learning = learning
         # One shard at a time: the history of a single shard is what bounds
         # a worker's memory.
         self._busy = threading.Lock()
@@ -101,9 +107,10 @@ class ShardProfiler:
                 min_history_steps=request.min_history_steps).profile(
                     history, request.horizon_steps +
                     self.margin_steps(request.step))
+            learned = self._learn(request, history, fresh)
             del history
             clock.lap('profile')
-            written = self._save(request, fresh, heads)
+            written = self._save(request, fresh, heads, learned)
             if written:
                 self.store.save_summaries({
                     uuid: (fresh.states[uuid]['history_end'],
@@ -156,9 +163,24 @@ class ShardProfiler:
                             summaries[uuid])
         return reused
 
+    # -- learning ----------------------------------------------------------
+
+    def _learn(self, request, history, fresh):
+        """The learning step of an audit, on this shard's profiles (no
+        lull scores: the worker does not know the guests' sizes).
+        """
+        if self.learning is None or not self.learning.enabled or \
+                not fresh.profiled:
+            return None
+        learned = learning_mod.AuditLearning(self.learning, self.store,
+                                             history, {})
+        learned.learn(fresh, self.store.load_profiles(fresh.profiled),
+                      request.issued_at or request.end)
+        return learned
+
     # -- saving ------------------------------------------------------------
 
-    def _save(self, request, fresh, heads):
+    def _save(self, request, fresh, heads, learned=None):
         """Store what is newer than the stored profiles; returns the
         instances written.
         """
@@ -186,14 +208,21 @@ class ShardProfiler:
                 if uuid in written]
             if not updates:
                 return written
+            extra = learned.save_arguments() if learned else {}
             try:
-                self.store.save_audit(request.audit_uuid, updates, forecasts)
+                self.store.save_audit(request.audit_uuid, updates, forecasts,
+                                      **extra)
                 return written
             except exception.ConcurrentUpdate as e:
                 LOG.info('Attempt %d to store a shard: %s', attempt, e)
                 if attempt == SAVE_ATTEMPTS:
                     raise
                 heads = self.store.profile_heads(list(fresh.states))
+                if learned:
+                    # What the other writer learned is kept (as in an
+                    # audit): scoring is redone on its state.
+                    learned.rebase(fresh, self.store.load_profiles(
+                        list(fresh.states)))
 
     # -- answer ------------------------------------------------------------
 

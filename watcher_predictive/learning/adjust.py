@@ -23,7 +23,9 @@
   (80 %, 90 %) has a width factor around the median; after every scored
   forecast its logarithm moves by ``rate * (nominal - observed)``, which
   widens intervals that covered too little and narrows those that
-  covered too much, so that observed coverage converges to nominal.
+  covered too much, so that observed coverage converges to nominal
+  (``learner.calibrate_spread`` keeps the 90 % interval around the 80 %
+  one without swapping their levels' values).
 * ``drifted``: a model's recent (fast) error against its own history
   (slow) and against a reference model's recent error.
 * ``next_memory``: the Markov chain's memory (steps a transition counts
@@ -71,7 +73,7 @@ def eg_step(weights, member_medians, combined, truth, scale, learning_rate,
     return (1 - share) * new + share / new.size
 
 
-def calibrate(log_factor, nominal, observed, rate, bounds=(-1.0, 2.0)):
+def calibrate(log_factor, nominal, observed, rate, bounds=(-2.0, 3.0)):
     """New log width factor of an interval after one scored forecast.
 
     Bounded: an idle guest's interval covers everything however narrow

@@ -34,7 +34,6 @@ no update is lost.
 """
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -43,6 +42,7 @@ from watcher_predictive.learning import arima_control
 from watcher_predictive.learning import markov_online
 from watcher_predictive.learning import scoring
 from watcher_predictive.learning import state as state_mod
+from watcher_predictive.learning import warm
 
 ENSEMBLE = 'ensemble'
 ARIMA_MEMBER = 'seasonal_arima'
@@ -62,6 +62,9 @@ class Options:
     """Seconds after which ARIMA coefficients are re-estimated anyway."""
     min_lull_steps: int = 6
     enabled: bool = True
+    warm_start: bool = True
+    """Continue each instance's stored ensemble rather than use the
+    profiler's fit of the window alone (``warm``)."""
 
 
 @dataclasses.dataclass
@@ -83,6 +86,31 @@ class Outcome:
     errors: list
     contributions: dict
     """Instance uuid -> what this audit adds (kept for a retry)."""
+
+
+def calibrate_spread(quantiles, levels, calibration):
+    """Widen or narrow each central interval of ``quantiles`` (n, steps,
+    levels) around the median by its learned factor (``calibration``: one
+    {'80', '90'} log factors per row), in place; a wider interval is
+    never left inside a narrower one (each level keeps its own value
+    unless it would cross the next inner level).
+    """
+    median = scoring.level_index(levels, 0.5)
+    center = quantiles[:, :, median].copy()
+    for nominal in (80, 90):
+        factor = np.exp([c[str(nominal)] for c in calibration])[:, None]
+        for level in scoring.INTERVALS[nominal]:
+            j = scoring.level_index(levels, level)
+            if j is not None:
+                quantiles[:, :, j] = center + factor * (
+                    quantiles[:, :, j] - center)
+    for j in range(median - 1, -1, -1):
+        quantiles[:, :, j] = np.minimum(quantiles[:, :, j],
+                                        quantiles[:, :, j + 1])
+    for j in range(median + 1, quantiles.shape[2]):
+        quantiles[:, :, j] = np.maximum(quantiles[:, :, j],
+                                        quantiles[:, :, j - 1])
+    return quantiles
 
 
 class Learner:
@@ -198,6 +226,16 @@ class Learner:
                     uuid, resource, member, int(entry['issued_at']),
                     int(entry['start']), int(entry['step']), result))
                 self._trend(res, member, result)
+        if 'refit' in entry:
+            # The profiler's fit of the window alone, against which the
+            # warm ensemble is judged (``warm.refit_better``).
+            result = scoring.score(truth, entry['refit'], entry['levels'],
+                                   lull, opts.min_lull_steps)
+            if result.steps:
+                errors.append(ErrorRecord(
+                    uuid, resource, warm.REFIT, int(entry['issued_at']),
+                    int(entry['start']), int(entry['step']), result))
+                self._trend(res, warm.REFIT, result)
         median = scoring.level_index(entry['levels'], 0.5)
         weights = np.array([res['weights'].get(m, 1.0 / len(
             entry['members'])) for m in entry['members']])
@@ -230,66 +268,83 @@ class Learner:
         :param states: uuid -> learned state after ``score``
         :returns: uuid -> contributions, for ``merge``
         """
-        contributions = {uuid: {'pending': {}, 'arima': {}, 'markov': None}
+        contributions = {uuid: {'pending': {}, 'arima': {}, 'markov': None,
+                                'model': {}}
                          for uuid in result.profiled}
         if not result.profiled:
             return contributions
         subset = history.select(result.profiled)
+        ids = subset.instance_ids
         for resource, forecast in result.forecasts.items():
             model = result.models.get(resource)
             if model is None or not hasattr(model, 'members_'):
                 continue
             arima_control.apply(self.options, model, subset, resource,
                                 states, contributions, now)
-            self._apply_resource(model, forecast, states, contributions,
-                                 now)
+            groups, cold = warm.restore(self.options, model, subset,
+                                        resource, states)
+            fresh = forecast.quantiles.copy()
+            for rows, restored in groups:
+                forecast.quantiles[rows] = restored.predict(
+                    forecast.quantiles.shape[1], forecast.levels)
+            groups.append((cold, model))
+            for rows, fitted in groups:
+                if not rows.size:
+                    continue
+                self._apply_resource(fitted, forecast, rows, fresh, states,
+                                     contributions, now)
+                if self.options.warm_start:
+                    warm.store(fitted, rows, fitted is model, ids,
+                               resource, contributions)
         markov_online.apply(self.options, result, subset, states,
                             contributions)
         return contributions
 
-    def _apply_resource(self, model, forecast, states, contributions, now):
+    def _apply_resource(self, model, forecast, rows, fresh, states,
+                        contributions, now):
+        """Learned weights and calibration on the forecasts of ``rows``
+        (of ``forecast``), made by ``model`` (whose instances are
+        ``rows``, or all of the forecast's for the profiler's model).
+        """
         names = list(model.member_names)
         levels = forecast.levels
         h = forecast.quantiles.shape[1]
-        member_q = np.stack([m.predict(h, levels) for m in model.members_])
+        own = rows if model.weights_.shape[0] != rows.size else \
+            slice(None)
+        member_q = np.stack([m.predict(h, levels)[own]
+                             for m in model.members_])
         median = scoring.level_index(levels, 0.5)
         medians = member_q[..., median]
         steps = np.minimum(np.arange(h), model.horizon_steps - 1)
-        ens_w = model.weights_[:, steps]
-        learned_w = np.ones((len(forecast.instance_ids), len(names)))
-        factors = np.ones((len(forecast.instance_ids), 2))
-        for i, uuid in enumerate(forecast.instance_ids):
-            res = states.get(uuid, {}).get('resources', {}).get(
-                forecast.resource)
+        ens_w = model.weights_[own][:, steps]
+        learned_w = np.ones((rows.size, len(names)))
+        calibration = [{'80': 0.0, '90': 0.0}] * rows.size
+        for j, i in enumerate(rows):
+            res = states.get(forecast.instance_ids[i], {}).get(
+                'resources', {}).get(forecast.resource)
             if not res:
                 continue
-            learned_w[i] = [res['weights'].get(m, 1.0 / len(names))
+            learned_w[j] = [res['weights'].get(m, 1.0 / len(names))
                             for m in names]
-            factors[i] = [math.exp(res['calibration']['80']),
-                          math.exp(res['calibration']['90'])]
+            calibration[j] = res['calibration']
         weights = ens_w * learned_w[:, None, :]
         weights /= weights.sum(axis=2, keepdims=True)
         combined = np.einsum('nhk,knh->nh', weights, medians)
-        quantiles = forecast.quantiles.copy()
+        quantiles = forecast.quantiles[rows].copy()
         # The whole distribution moves with its median.
         quantiles += (combined - quantiles[:, :, median])[:, :, None]
-        center = quantiles[:, :, median]
-        for column, nominal in ((0, 80), (1, 90)):
-            for level in scoring.INTERVALS[nominal]:
-                j = scoring.level_index(levels, level)
-                if j is None:
-                    continue
-                quantiles[:, :, j] = center + factors[:, column, None] * (
-                    quantiles[:, :, j] - center)
-        forecast.quantiles = np.sort(np.maximum(quantiles, 0.0), axis=-1)
-        for i, uuid in enumerate(forecast.instance_ids):
-            contributions[uuid]['pending'][forecast.resource] = {
+        calibrate_spread(quantiles, levels, calibration)
+        quantiles = np.sort(np.maximum(quantiles, 0.0), axis=-1)
+        forecast.quantiles[rows] = quantiles
+        for j, i in enumerate(rows):
+            contributions[forecast.instance_ids[i]]['pending'][
+                forecast.resource] = {
                 'issued_at': int(now), 'start': int(forecast.start),
                 'step': int(forecast.step), 'levels': levels.tolist(),
                 'members': names,
-                'quantiles': member_q[:, i].round(6).tolist(),
-                'combined': forecast.quantiles[i, :, median].round(6)
-                .tolist()}
+                'quantiles': member_q[:, j].round(6).tolist(),
+                'refit': fresh[i].round(6).tolist(),
+                'combined': quantiles[j, :, median].round(6).tolist()}
 
     # -- merge -------------------------------------------------------------
 
@@ -316,6 +371,11 @@ class Learner:
                     if arima['reselected'] and trend:
                         # A new order starts a new error history.
                         trend['slow'] = trend['fast']
+                for name, model in added.get('model', {}).items():
+                    res = state_mod.resource(learned, name)
+                    kept = res.get('model')
+                    if kept is None or kept['end'] <= model['end']:
+                        res['model'] = model
                 if added['markov'] is not None:
                     stored = learned.get('markov')
                     if stored is None or stored['end'] <= \

@@ -54,6 +54,8 @@ class AuditScores:
     off: scoring.Score
     per_instance_on: list
     per_instance_off: list
+    persistence: scoring.Score = None
+    """The last observed value as the forecast: how hard the week was."""
 
 
 def window(history, end_index, days, resources=('cpu', 'memory')):
@@ -106,8 +108,11 @@ def replay(history, first_audit, last_audit, history_days=7,
         rows = [history.instance_ids.index(u) for u in forecast.instance_ids]
         truth = history.values[resource][rows,
                                          truth_at:truth_at + horizon_steps]
-        on_scores, off_scores = [], []
+        on_scores, off_scores, naive = [], [], scoring.Score()
+        last = seen.values[resource][rows_seen(seen, forecast), -1]
         for j, uuid in enumerate(forecast.instance_ids):
+            point = np.full((truth.shape[1], 1), last[j])
+            naive += scoring.score(truth[j], point, (0.5,))
             lull = thresholds.get(uuid)
             on_scores.append(scoring.score(truth[j], forecast.quantiles[j],
                                            forecast.levels, lull, 6))
@@ -116,10 +121,15 @@ def replay(history, first_audit, last_audit, history_days=7,
         audits.append(AuditScores(int(seen.end), sum(on_scores,
                                                      scoring.Score()),
                                   sum(off_scores, scoring.Score()),
-                                  on_scores, off_scores))
+                                  on_scores, off_scores, naive))
         if on_audit is not None:
             on_audit(index, stored)
     return audits
+
+
+def rows_seen(seen, forecast):
+    index = {uuid: i for i, uuid in enumerate(seen.instance_ids)}
+    return [index[uuid] for uuid in forecast.instance_ids]
 
 
 def total(audits, which):

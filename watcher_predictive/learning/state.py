@@ -26,7 +26,8 @@ errors cannot both store what they learned. Layout::
          "pending": [{issued_at, start, step, levels, members,
                       quantiles (members x steps x levels), combined}],
          "arima": {"row", "end", "estimated_at", "reselections",
-                   "drift"}}},
+                   "drift"},
+         "model": the instance's ensemble state (``warm``)}},
      "markov": {"row", "end", "memory", "loss_fast", "loss_slow",
                 "count", "resets", "resources", "params"}}
 """
@@ -61,7 +62,8 @@ def load(state):
 def resource(state, name):
     return state['resources'].setdefault(name, {
         'weights': {}, 'calibration': {'80': 0.0, '90': 0.0}, 'scale': None,
-        'scored_until': None, 'errors': {}, 'pending': [], 'arima': None})
+        'scored_until': None, 'errors': {}, 'pending': [], 'arima': None,
+        'model': None})
 
 
 def check_horizon(steps):

@@ -34,7 +34,8 @@ def options_from_config(conf):
         calibration_rate=group.calibration_rate,
         drift_tolerance=group.drift_tolerance,
         arima_max_age=group.arima_max_age,
-        enabled=group.learning_enabled)
+        enabled=group.learning_enabled,
+        warm_start=group.learning_warm_start)
 
 
 def stored_learning(stored):
