@@ -24,7 +24,7 @@ LEARNING_OPTS = [
                      'calibration, ARIMA re-selection, Markov forgetting). '
                      'When disabled, every audit profiles from scratch.'),
     cfg.BoolOpt('learning_warm_start',
-                default=True,
+                default=False,
                 help='Keep each instance\'s fitted ensemble in its learned '
                      'state and, at the next audit, update it with the '
                      'samples that came since instead of refitting it on '
@@ -32,9 +32,11 @@ LEARNING_OPTS = [
                      'weights and calibration then learn over weeks. An '
                      'instance is refitted when its ARIMA member drifts or '
                      'the refit has lately forecast it clearly better. '
-                     'When disabled, the ensemble is refitted at every '
-                     'audit and only the weights and calibration on top '
-                     'of it are learned.'),
+                     'When disabled (the default: on the Bitbrains '
+                     'replay the continued ensemble did not beat the '
+                     'refitted one with its gate), the ensemble is '
+                     'refitted at every audit and only the weights and '
+                     'calibration on top of it are learned.'),
     cfg.FloatOpt('learning_rate',
                  default=0.5, min=0, max=100,
                  help='Step of the exponentiated gradient that learns the '

@@ -62,7 +62,7 @@ class Options:
     """Seconds after which ARIMA coefficients are re-estimated anyway."""
     min_lull_steps: int = 6
     enabled: bool = True
-    warm_start: bool = True
+    warm_start: bool = False
     """Continue each instance's stored ensemble rather than use the
     profiler's fit of the window alone (``warm``)."""
 

@@ -47,6 +47,8 @@ def audit(history, end, stored, issued, options=None):
     seen = replay.window(history, end, 2, ('cpu',))
     result = engine.Profiler(markov_resources=('cpu',)).profile(seen, 12)
     fresh = result.forecasts['cpu'].quantiles.copy()
+    # Warm start is off by default: these tests are about it.
+    options = options or learner_mod.Options(warm_start=True)
     outcome = learner_mod.Learner(options).learn(seen, result, stored,
                                                  issued, seen.end)
     fc = result.forecasts['cpu']
