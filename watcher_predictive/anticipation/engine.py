@@ -41,6 +41,7 @@ import math
 import numpy as np
 from numpy.lib import stride_tricks
 
+from watcher_predictive.anticipation import collision
 from watcher_predictive.anticipation import cost as cost_mod
 from watcher_predictive.anticipation import headroom
 from watcher_predictive.anticipation import operator_tasks as operator
@@ -80,7 +81,14 @@ class AnticipationEngine:
                 reason='allowed kinds are %s' % ', '.join(types.ACTION_KINDS))
 
     def plan(self, hosts, instances, forecasts, flavors=(), peaks=None,
-             operator_tasks=()):
+             operator_tasks=(), history=None):
+        """Plan the audit's actions.
+
+        :param history: optional instance uuid -> measured CPU use (vCPUs)
+            per step up to the forecasts' start: guests whose peaks
+            collided in it are separated (:mod:`collision`), and no
+            migration goes to a host where the guest's peaks would collide
+        """
         p = self.params
         cpu = forecasts.get('cpu')
         if cpu is None:
@@ -88,6 +96,7 @@ class AnticipationEngine:
                 name='forecasts', value=sorted(forecasts),
                 reason='a cpu forecast is required')
         ctx = self._context(hosts, instances, forecasts)
+        collision.prepare(ctx, history, p.collision_window // p.step)
         ledger = ctx['ledger']
         self._actions = []
         self._tasks = []
@@ -104,6 +113,7 @@ class AnticipationEngine:
                                                           flavors))
         for host in ledger.overloaded_hosts():
             self._relieve(host, ctx, hosts)
+        collision.separate(self, ctx, hosts)
         candidates = [operator.operator_candidate(self, ctx, op, flavors)
                       for op in later]
         if types.RESIZE in p.actions_allowed and flavors:
@@ -324,7 +334,10 @@ class AnticipationEngine:
                        and self.may_migrate(host, h.name)]
             if not targets or not self.budget_left():
                 continue
-            target = max(targets, key=ledger.min_headroom)
+            # The destination where the guest's measured peaks collide
+            # least with its guests', then the most predicted headroom.
+            target = min(targets, key=lambda h: (
+                collision.added_excess(ctx, h, u), -ledger.min_headroom(h)))
             peak_share = float(ledger.demand[host].max()) / ledger.capacity[
                 host]
             ledger.release(host, demand, inst.memory_mb, start_step,
@@ -339,6 +352,7 @@ class AnticipationEngine:
                             inst.vcpus)
                 continue
             self.count_migration(host, target)
+            collision.move(ctx, u, host, target)
             on_host.remove(u)
             start = int(ctx['start'] + start_step * ctx['step'])
             end = start + ctx['duration'] * ctx['step']

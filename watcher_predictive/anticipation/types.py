@@ -26,8 +26,9 @@ SOURCE_OVERLOAD = 'overload'
 SOURCE_RIGHT_SIZE = 'right_size'
 SOURCE_CONSOLIDATION = 'consolidation'
 SOURCE_OPERATOR = 'operator'
+SOURCE_COLLISION = 'collision'
 TASK_SOURCES = (SOURCE_OVERLOAD, SOURCE_RIGHT_SIZE, SOURCE_CONSOLIDATION,
-                SOURCE_OPERATOR)
+                SOURCE_OPERATOR, SOURCE_COLLISION)
 
 # What became of a task in one audit.
 PLANNED = 'planned'
@@ -115,10 +116,13 @@ class PlanParameters:
     at or above this fraction of the vCPUs for ``sustained_steps``."""
     sustained_steps: int = 3
     deadline_near: int = 3600
+    """Operator tasks due within this many seconds go first."""
     busy_migration: bool = False
     """When no guest of an overloaded host has a lull, migrate a busy one
     in its least busy window before the overload (costlier)."""
-    """Operator tasks due within this many seconds go first."""
+    collision_window: int = 86400
+    """Seconds of measured use in which guests whose peaks collided on
+    a host are looked for, to be separated in their lulls (0 disables)."""
 
 
 @dataclasses.dataclass

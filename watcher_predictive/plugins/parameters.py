@@ -121,6 +121,15 @@ SCHEMA = {
                            'busy guest in its least busy window before the '
                            'overload (its cost is higher and counted).',
             'type': 'boolean', 'default': False},
+        'collision_window': {
+            'description': 'Seconds of measured CPU use in which guests '
+                           'that peaked together on a host are looked for; '
+                           'one of them is moved in its predicted lull to '
+                           'a host where its peaks collide less, and '
+                           'overload migrations prefer such hosts (0 '
+                           'disables both).',
+            'type': 'integer', 'minimum': 0, 'maximum': 1209600,
+            'default': 86400},
         'resize_up_usage': {
             'description': 'Resize an instance up ahead of a predicted '
                            'sustained peak: its median CPU forecast at or '
@@ -184,7 +193,8 @@ def plan_parameters(values):
         dry_run=bool(merged['dry_run']),
         consolidation_threshold=merged['consolidation_threshold'],
         resize_up_usage=merged['resize_up_usage'],
-        busy_migration=bool(merged['busy_migration']))
+        busy_migration=bool(merged['busy_migration']),
+        collision_window=merged['collision_window'])
     return params, merged['min_history']
 
 

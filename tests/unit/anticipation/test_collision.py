@@ -1,0 +1,122 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Guests whose measured peaks collided are separated in their lulls."""
+
+import numpy as np
+
+from tests.unit.anticipation.test_engine import fc
+from tests.unit.anticipation.test_engine import H
+from tests.unit.anticipation.test_engine import inst
+from watcher_predictive.anticipation import engine
+from watcher_predictive.anticipation import types
+
+DAY = 288  # 5-minute steps
+
+
+def peak_at(hour, level=1.9, base=0.05):
+    """A day of measured use: idle but for one hour at ``hour``."""
+    y = np.full(DAY, base)
+    y[hour * 12:(hour + 1) * 12] = level
+    return y
+
+
+def params(**kw):
+    kw.setdefault('actions_allowed', ('migrate',))
+    return types.PlanParameters(**kw)
+
+
+def cluster():
+    # 'a' and 'b' peaked together at 10:00 on 'h1' (3.8 vCPUs on a host
+    # whose threshold is 3.2); 'c' peaks at 10:00 on 'h2', 'd' at 22:00 on
+    # 'h3'. All are idle now and predicted to stay so for the horizon.
+    hosts = [types.Host('h1', 4, 16384), types.Host('h2', 4, 16384),
+             types.Host('h3', 4, 16384)]
+    instances = [inst('a', 'h1'), inst('b', 'h1'), inst('c', 'h2'),
+                 inst('d', 'h3')]
+    forecasts = {'cpu': fc([(u, 0.05, 0.02) for u in 'abcd'])}
+    history = {'a': peak_at(10), 'b': peak_at(10), 'c': peak_at(10),
+               'd': peak_at(22)}
+    return hosts, instances, forecasts, history
+
+
+def test_colliding_guests_are_separated_where_peaks_do_not_meet():
+    hosts, instances, forecasts, history = cluster()
+    plan = engine.AnticipationEngine(params()).plan(
+        hosts, instances, forecasts, history=history)
+    # Nothing is predicted to overload within the horizon: only the
+    # measured collision explains the move.
+    assert len(plan.actions) == 1
+    action = plan.actions[0]
+    assert action.kind == types.MIGRATE
+    assert action.source == types.SOURCE_COLLISION
+    assert action.instance_uuid in ('a', 'b')
+    assert action.source_host == 'h1'
+    # 'h2' would take the same 10:00 collision; 'h3' peaks at 22:00.
+    assert action.destination_host == 'h3'
+    assert action.release_probability > 0.9
+    assert action.window_start == 36000
+    assert 'h1' in action.reason and 'h3' in action.reason
+    task = [t for t in plan.tasks if t.source == types.SOURCE_COLLISION]
+    assert len(task) == 1 and task[0].status == types.PLANNED
+    assert task[0].benefit > 0
+
+
+def test_no_history_or_window_zero_plans_nothing():
+    hosts, instances, forecasts, history = cluster()
+    assert not engine.AnticipationEngine(params()).plan(
+        hosts, instances, forecasts).actions
+    assert not engine.AnticipationEngine(params(collision_window=0)).plan(
+        hosts, instances, forecasts, history=history).actions
+
+
+def test_a_collision_that_would_only_move_is_left():
+    hosts, instances, forecasts, history = cluster()
+    # 'd' now peaks at 10:00 too: every destination would collide.
+    history['d'] = peak_at(10)
+    plan = engine.AnticipationEngine(params()).plan(
+        hosts, instances, forecasts, history=history)
+    assert plan.actions == []
+
+
+def test_busy_guests_are_not_moved_for_a_past_collision():
+    hosts, instances, forecasts, history = cluster()
+    forecasts = {'cpu': fc([('a', 1.5, 0.05), ('b', 1.5, 0.05),
+                            ('c', 0.05, 0.02), ('d', 0.05, 0.02)])}
+    plan = engine.AnticipationEngine(params()).plan(
+        hosts, instances, forecasts, history=history)
+    assert [a for a in plan.actions
+            if a.source == types.SOURCE_COLLISION] == []
+
+
+def test_overload_migration_goes_where_peaks_do_not_collide():
+    # 'a' is idle now and predicted to make 'h1' overload within the
+    # horizon with 'b'; 'h2' and 'h3' have the same predicted headroom,
+    # but 'a' peaked at 10:00 with 'c' on 'h2' yesterday.
+    hosts = [types.Host('h1', 4, 16384), types.Host('h2', 4, 16384),
+             types.Host('h3', 4, 16384)]
+    instances = [inst('a', 'h1'), inst('b', 'h1'), inst('c', 'h2'),
+                 inst('d', 'h3')]
+    busy_later = np.r_[np.full(4, 0.05), np.full(H - 4, 1.9)]
+    forecasts = {'cpu': fc([('a', busy_later, 0.02), ('b', 1.8, 0.05),
+                            ('c', 0.3, 0.02), ('d', 0.3, 0.02)])}
+    history = {'a': peak_at(10), 'b': np.full(DAY, 1.8),
+               'c': peak_at(10, level=2.0), 'd': peak_at(22, level=2.0)}
+    for window, wanted in ((86400, 'h3'), (0, 'h2')):
+        plan = engine.AnticipationEngine(params(
+            collision_window=window)).plan(hosts, instances, forecasts,
+                                           history=history)
+        moves = [(a.instance_uuid, a.destination_host, a.source)
+                 for a in plan.actions]
+        # Without the measured profiles the tie goes to the first host
+        # of the most headroom, which is where 'a' collides.
+        assert moves == [('a', wanted, types.SOURCE_OVERLOAD)]
