@@ -37,7 +37,17 @@ from watcher_predictive.anticipation import types
 MIN_SHARE = 0.1
 
 
-def prepare(ctx, history, window_steps):
+def _never_idle(series, window_steps, duration, level):
+    """Measured over the whole window and never idle long enough for a
+    task: waiting for its lull would gain nothing."""
+    if series.size < window_steps or series.size < duration:
+        return False
+    busiest = np.lib.stride_tricks.sliding_window_view(
+        series, duration).max(axis=-1)
+    return not bool(np.any(busiest < level))
+
+
+def prepare(ctx, history, window_steps, lull_cpu):
     """Put the measured recent use, per guest and per host, in ``ctx``.
 
     :param history: instance uuid -> measured CPU use (vCPUs) per step,
@@ -45,6 +55,7 @@ def prepare(ctx, history, window_steps):
     """
     ctx['recent'] = {}
     ctx['recent_load'] = {}
+    ctx['never_idle'] = set()
     if not history or window_steps <= 0:
         return
     ledger = ctx['ledger']
@@ -56,6 +67,9 @@ def prepare(ctx, history, window_steps):
         series = np.nan_to_num(np.asarray(series, dtype=float)[
             -window_steps:], nan=0.0)
         series = np.minimum(np.maximum(series, 0.0), inst.vcpus)
+        if _never_idle(series, window_steps, ctx['duration'],
+                       lull_cpu * inst.vcpus):
+            ctx['never_idle'].add(inst.uuid)
         recent = np.zeros(window_steps)
         if series.size:
             recent[-series.size:] = series
@@ -109,7 +123,8 @@ def separate(engine, ctx, hosts):
     for host in sorted((h for h, v in totals.items() if v > 0),
                        key=lambda h: -totals[h]):
         while engine.budget_left() and excess(ctx, host).sum() > 0:
-            if not _separate_one(engine, ctx, hosts, host):
+            if not _separate_one(engine, ctx, hosts, host) and not \
+                    _separate_one(engine, ctx, hosts, host, busy=True):
                 break
 
 
@@ -121,7 +136,9 @@ def _placement(engine, ctx):
     return where
 
 
-def _separate_one(engine, ctx, hosts, host):
+def _separate_one(engine, ctx, hosts, host, busy=False):
+    """Move one colliding guest: one predicted idle, or with ``busy`` one
+    that has not idled in the whole window, in its least busy window."""
     p = engine.params
     ledger = ctx['ledger']
     over = excess(ctx, host)
@@ -132,18 +149,28 @@ def _separate_one(engine, ctx, hosts, host):
     for u in ctx['ids']:
         if where.get(u) != host or u in acted or u not in ctx['recent']:
             continue
-        if not engine.actable(ctx, u) or ctx['window'][u] is None or \
-                ctx['release'][u] < p.release_threshold:
+        if not engine.actable(ctx, u):
             continue
+        if busy:
+            if u not in ctx['never_idle']:
+                continue
+            s, probability = engine._busy_window(ctx, u, ctx['steps'])
+            if s is None:
+                continue
+        else:
+            if ctx['window'][u] is None or \
+                    ctx['release'][u] < p.release_threshold:
+                continue
+            s, probability = ctx['lull'][u], ctx['release'][u]
         relief = float(np.minimum(ctx['recent'][u], over).sum())
         if relief < MIN_SHARE * total:
             continue
-        s = ctx['lull'][u]
         cost = engine.migration_cost(ctx, u, s)
-        candidates.append((-relief * ctx['release'][u] / max(cost, 1e-6),
-                           u, s, cost, relief))
+        weight = 1.0 if busy else probability
+        candidates.append((-relief * weight / max(cost, 1e-6),
+                           u, s, cost, relief, probability))
     candidates.sort()
-    for _score, u, s, cost, relief in candidates:
+    for _score, u, s, cost, relief, probability in candidates:
         inst = ctx['by_uuid'][u]
         demand = ctx['demand'][u]
         targets = []
@@ -169,15 +196,17 @@ def _separate_one(engine, ctx, hosts, host):
         engine.count_migration(host, target)
         start = int(ctx['start'] + s * ctx['step'])
         end = start + ctx['duration'] * ctx['step']
-        probability = ctx['release'][u]
+        how = 'has not idled for a task in the last %.0f h; moved while ' \
+            'least busy' % (over.size * ctx['step'] / 3600.0) if busy \
+            else 'predicted idle'
         reason = (
             'guests of host %s together used up to %.1f vCPUs (%.0f%% of '
             'its CPU threshold) %.1f h ago; %s took %.0f vCPU-min of the '
-            'excess; predicted idle (P=%.2f) %s-%s; on %s it would have '
+            'excess; %s (P=%.2f) %s-%s; on %s it would have '
             'added %.0f vCPU-min over its threshold in the last %.0f h; '
             'migration cost %.1f GiB copied' % (
                 host, peak, 100 * peak / ledger.capacity[host], ago / 3600.0,
-                inst.name, relief * ctx['step'] / 60.0, probability,
+                inst.name, relief * ctx['step'] / 60.0, how, probability,
                 types.iso_utc(start), types.iso_utc(end), target,
                 (relief - gain) * ctx['step'] / 60.0,
                 over.size * ctx['step'] / 3600.0, cost))

@@ -96,7 +96,8 @@ class AnticipationEngine:
                 name='forecasts', value=sorted(forecasts),
                 reason='a cpu forecast is required')
         ctx = self._context(hosts, instances, forecasts)
-        collision.prepare(ctx, history, p.collision_window // p.step)
+        collision.prepare(ctx, history, p.collision_window // p.step,
+                          p.lull_cpu)
         ledger = ctx['ledger']
         self._actions = []
         self._tasks = []

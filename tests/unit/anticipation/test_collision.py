@@ -120,3 +120,32 @@ def test_overload_migration_goes_where_peaks_do_not_collide():
         # Without the measured profiles the tie goes to the first host
         # of the most headroom, which is where 'a' collides.
         assert moves == [('a', wanted, types.SOURCE_OVERLOAD)]
+
+
+def test_a_guest_that_never_idles_is_moved_busy_when_no_lull_helps():
+    # 'a' and 'b' have used 1.7 vCPUs each without a pause all day on
+    # 'h1' (threshold 3.2): no lull will come; 'h2' is idle.
+    hosts = [types.Host('h1', 4, 16384), types.Host('h2', 4, 16384)]
+    instances = [inst('a', 'h1'), inst('b', 'h1'), inst('c', 'h2')]
+    forecasts = {'cpu': fc([('a', 1.6, 0.02), ('b', 1.6, 0.02),
+                            ('c', 0.05, 0.02)])}
+    history = {'a': np.full(DAY, 1.7), 'b': np.full(DAY, 1.7),
+               'c': np.full(DAY, 0.05)}
+    plan = engine.AnticipationEngine(params()).plan(
+        hosts, instances, forecasts, history=history)
+    assert len(plan.actions) == 1
+    action = plan.actions[0]
+    assert action.source == types.SOURCE_COLLISION
+    assert (action.source_host, action.destination_host) == ('h1', 'h2')
+    assert 'has not idled' in action.reason
+    assert action.release_probability < 0.1
+    # A day not fully measured proves nothing: no busy move.
+    short = {u: y[-DAY // 2:] for u, y in history.items()}
+    assert not engine.AnticipationEngine(params()).plan(
+        hosts, instances, forecasts, history=short).actions
+    # One pause of a task's length in the day: wait for the lull instead.
+    history['a'] = history['a'].copy()
+    history['a'][100:102] = 0.01
+    plan = engine.AnticipationEngine(params()).plan(
+        hosts, instances, forecasts, history=history)
+    assert [a.instance_uuid for a in plan.actions] in ([], ['b'])
