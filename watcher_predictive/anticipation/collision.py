@@ -219,7 +219,9 @@ def _separate_one(engine, ctx, hosts, host, busy=False):
         engine.record(task, types.PlannedAction(
             kind=types.MIGRATE, instance_uuid=u, instance_name=inst.name,
             source_host=host, destination_host=target, window_start=start,
-            window_end=end, release_probability=round(probability, 4),
+            window_end=end,
+            # A guest that never idles is not moved in a predicted lull.
+            release_probability=0.0 if busy else round(probability, 4),
             expected_benefit=round(float(benefit), 1), reason=reason,
             source=types.SOURCE_COLLISION))
         return True
