@@ -39,7 +39,8 @@ MIN_SHARE = 0.1
 
 def _never_idle(series, window_steps, duration, level):
     """Measured over the whole window and never idle long enough for a
-    task: waiting for its lull would gain nothing."""
+    task: waiting for its lull would gain nothing.
+    """
     if series.size < window_steps or series.size < duration:
         return False
     busiest = np.lib.stride_tricks.sliding_window_view(
@@ -88,7 +89,8 @@ def _excess_sum(ctx, host, delta=None):
 
 def added_excess(ctx, host, uuid):
     """Measured excess (vCPU-steps over the threshold) the guest's recent
-    use would add to ``host``; zero when nothing is known of it."""
+    use would add to ``host``; zero when nothing is known of it.
+    """
     recent = ctx.get('recent', {}).get(uuid)
     if recent is None or host not in ctx.get('recent_load', {}):
         return 0.0
@@ -138,7 +140,8 @@ def _placement(engine, ctx):
 
 def _separate_one(engine, ctx, hosts, host, busy=False):
     """Move one colliding guest: one predicted idle, or with ``busy`` one
-    that has not idled in the whole window, in its least busy window."""
+    that has not idled in the whole window, in its least busy window.
+    """
     p = engine.params
     ledger = ctx['ledger']
     over = excess(ctx, host)

@@ -47,6 +47,7 @@ from watcher_predictive.anticipation import headroom
 from watcher_predictive.anticipation import operator_tasks as operator
 from watcher_predictive.anticipation import queue
 from watcher_predictive.anticipation import release
+from watcher_predictive.anticipation import throttle
 from watcher_predictive.anticipation import types
 from watcher_predictive import exception
 
@@ -273,7 +274,8 @@ class AnticipationEngine:
                     moved = self._migrate_one(host, on_host, ctx, hosts,
                                               onset, before, busy=True)
             if not moved and types.THROTTLE in p.actions_allowed:
-                moved = self._throttle_one(host, on_host, ctx, before)
+                moved = throttle.throttle_one(self, host, on_host, ctx,
+                                              before)
             if not moved:
                 return
 
@@ -382,63 +384,3 @@ class AnticipationEngine:
                 expected_benefit=round(float(benefit), 1), reason=reason))
             return True
         return False
-
-    def _throttle_one(self, host, on_host, ctx, before):
-        p = self.params
-        ledger = ctx['ledger']
-        throttled = {a.instance_uuid for a in self._actions
-                     if a.kind == types.THROTTLE}
-        overload = ledger.overload(host)
-        busy = overload > 0
-        if ctx['blackout'][busy].any():
-            return False
-        bursters = []
-        for u in on_host:
-            if u in throttled or not self.actable(ctx, u):
-                continue
-            high = ctx['demand'][u]
-            # A burst is measured against the guest's usual level over the
-            # horizon, not against the median of the same step (which a
-            # predicted burst raises too).
-            usual = max(float(np.median(ctx['median'][u])), 1e-6)
-            ratio = float(high[busy].max()) / usual
-            if ratio >= p.burst_ratio:
-                bursters.append((ratio, usual, u))
-        if not bursters or not self.budget_left():
-            return False
-        ratio, usual, u = max(bursters)
-        inst = ctx['by_uuid'][u]
-        high = ctx['demand'][u]
-        # Cap the burster at what leaves the host within its threshold, but
-        # never below its own predicted median use.
-        limit = float(np.max(np.maximum(
-            (high - overload)[busy], ctx['median'][u][busy])))
-        limit = max(round(limit, 2), 0.1)
-        if limit >= float(high[busy].max()):
-            return False
-        capped = np.where(busy, np.minimum(high, limit), high)
-        ledger.release(host, high - capped)
-        ctx['demand'][u] = capped
-        benefit = (before - ledger.overload(host).sum()) * ctx['step']
-        steps = np.flatnonzero(busy)
-        start = int(ctx['start'] + steps[0] * ctx['step'])
-        end = int(ctx['start'] + (steps[-1] + 1) * ctx['step'])
-        cost = cost_mod.throttle_cost((high - capped).sum() * ctx['step'])
-        reason = (
-            '%s predicted to burst to %.1f vCPUs (%.1fx its usual %.2f) '
-            'while host %s is over its CPU threshold %s-%s; capped at %.2f '
-            'vCPUs' % (inst.name, float(high[busy].max()), ratio, usual,
-                       host, types.iso_utc(start), types.iso_utc(end),
-                       limit))
-        task = types.Task(
-            kind=types.THROTTLE, source=types.SOURCE_OVERLOAD,
-            instance_uuid=u, benefit=float(benefit), cost=cost,
-            release_probability=ctx['release'][u], reason=reason,
-            target=host, cpu_needed=limit)
-        self.record(task, types.PlannedAction(
-            kind=types.THROTTLE, instance_uuid=u, instance_name=inst.name,
-            source_host=host, window_start=start, window_end=end,
-            release_probability=round(ctx['release'][u], 4),
-            expected_benefit=round(float(benefit), 1), cpu_limit=limit,
-            reason=reason))
-        return True
