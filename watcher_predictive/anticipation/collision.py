@@ -152,7 +152,7 @@ def _separate_one(engine, ctx, hosts, host, busy=False):
     for u in ctx['ids']:
         if where.get(u) != host or u in acted or u not in ctx['recent']:
             continue
-        if not engine.actable(ctx, u):
+        if not engine.movable(ctx, u):
             continue
         if busy:
             if u not in ctx['never_idle']:

@@ -82,13 +82,17 @@ class AnticipationEngine:
                 reason='allowed kinds are %s' % ', '.join(types.ACTION_KINDS))
 
     def plan(self, hosts, instances, forecasts, flavors=(), peaks=None,
-             operator_tasks=(), history=None):
+             operator_tasks=(), history=None, last_migrated=None):
         """Plan the audit's actions.
 
         :param history: optional instance uuid -> measured CPU use (vCPUs)
             per step up to the forecasts' start: guests whose peaks
             collided in it are separated (:mod:`collision`), and no
             migration goes to a host where the guest's peaks would collide
+        :param last_migrated: optional instance uuid -> epoch seconds of
+            its last live migration: guests migrated less than
+            ``migration_cooldown`` before the forecasts' start are not
+            migrated again by the engine's own tasks
         """
         p = self.params
         cpu = forecasts.get('cpu')
@@ -97,6 +101,9 @@ class AnticipationEngine:
                 name='forecasts', value=sorted(forecasts),
                 reason='a cpu forecast is required')
         ctx = self._context(hosts, instances, forecasts)
+        ctx['cooling'] = {
+            u for u, when in (last_migrated or {}).items()
+            if ctx['start'] - when < p.migration_cooldown}
         collision.prepare(ctx, history, p.collision_window // p.step,
                           p.lull_cpu)
         ledger = ctx['ledger']
@@ -232,6 +239,10 @@ class AnticipationEngine:
         return (uuid in ctx['release'] and
                 ctx['confidence'][uuid] >= self.params.min_confidence)
 
+    def movable(self, ctx, uuid):
+        """May the engine migrate this instance on its own?"""
+        return self.actable(ctx, uuid) and uuid not in ctx['cooling']
+
     def clear(self, ctx, start_step, end_step):
         """True when no step of the window lies in a blackout."""
         return not ctx['blackout'][max(start_step, 0):end_step].any()
@@ -300,7 +311,7 @@ class AnticipationEngine:
         total = float(overload.sum())
         candidates = []
         for u in on_host:
-            if not self.actable(ctx, u):
+            if not self.movable(ctx, u):
                 continue
             if busy:
                 start_step, probability = self._busy_window(ctx, u, onset)

@@ -10,12 +10,45 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Throttle a predicted burster over the contention it would cause."""
+"""Throttle a predicted burster over the contention it would cause.
+
+When no guest of the host stands out as a burster but its guests' peaks
+collided in the measured history (:mod:`collision`) and no migration
+relieves it, ``throttle_colliders`` caps the colliding guests, one per
+step of the relief loop, each at its share of the host's threshold
+capacity (in proportion to its vCPUs) over the predicted overload.
+"""
 
 import numpy as np
 
+from watcher_predictive.anticipation import collision
 from watcher_predictive.anticipation import cost as cost_mod
 from watcher_predictive.anticipation import types
+
+
+def _colliders(engine, host, on_host, ctx, busy, throttled):
+    """Guests that took part in the host's measured collision and are
+    predicted busy in the overload: no burst stands out among them, so
+    each is capped at its share of the threshold capacity.
+    """
+    excess = collision.excess(ctx, host)
+    if not excess.size or not excess.any():
+        return []
+    ledger = ctx['ledger']
+    guests = [u for u in on_host if u in ctx['recent']]
+    allocated = sum(ctx['by_uuid'][u].vcpus for u in guests) or 1.0
+    out = []
+    for u in guests:
+        if u in throttled or not engine.actable(ctx, u):
+            continue
+        took = float(np.minimum(ctx['recent'][u], excess).sum())
+        if took <= 0:
+            continue
+        share = ledger.capacity[host] * ctx['by_uuid'][u].vcpus / allocated
+        high = float(ctx['demand'][u][busy].max())
+        if high > share:
+            out.append((high - share, share, u))
+    return out
 
 
 def throttle_one(engine, host, on_host, ctx, before):
@@ -42,15 +75,30 @@ def throttle_one(engine, host, on_host, ctx, before):
         ratio = float(high[busy].max()) / usual
         if ratio >= p.burst_ratio:
             bursters.append((ratio, usual, u))
-    if not bursters or not engine.budget_left():
+    if not engine.budget_left():
         return False
-    ratio, usual, u = max(bursters)
+    if bursters:
+        ratio, usual, u = max(bursters)
+        high = ctx['demand'][u]
+        # Cap the burster at what leaves the host within its threshold,
+        # but never below its own predicted median use.
+        floor = ctx['median'][u][busy]
+        why = 'predicted to burst'
+    elif engine.params.throttle_colliders:
+        colliders = _colliders(engine, host, on_host, ctx, busy, throttled)
+        if not colliders:
+            return False
+        _over, share, u = max(colliders)
+        high = ctx['demand'][u]
+        usual = max(float(np.median(ctx['median'][u])), 1e-6)
+        ratio = float(high[busy].max()) / usual
+        floor = np.full(int(busy.sum()), share)
+        why = 'peaked with its neighbours in the last %.0f h, predicted' % (
+            ctx['recent'][u].size * ctx['step'] / 3600.0)
+    else:
+        return False
     inst = ctx['by_uuid'][u]
-    high = ctx['demand'][u]
-    # Cap the burster at what leaves the host within its threshold, but
-    # never below its own predicted median use.
-    limit = float(np.max(np.maximum(
-        (high - overload)[busy], ctx['median'][u][busy])))
+    limit = float(np.max(np.maximum((high - overload)[busy], floor)))
     limit = max(round(limit, 2), 0.1)
     if limit >= float(high[busy].max()):
         return False
@@ -63,11 +111,10 @@ def throttle_one(engine, host, on_host, ctx, before):
     end = int(ctx['start'] + (steps[-1] + 1) * ctx['step'])
     cost = cost_mod.throttle_cost((high - capped).sum() * ctx['step'])
     reason = (
-        '%s predicted to burst to %.1f vCPUs (%.1fx its usual %.2f) '
-        'while host %s is over its CPU threshold %s-%s; capped at %.2f '
-        'vCPUs' % (inst.name, float(high[busy].max()), ratio, usual,
-                   host, types.iso_utc(start), types.iso_utc(end),
-                   limit))
+        '%s %s to %.1f vCPUs (%.1fx its usual %.2f) while host %s is '
+        'over its CPU threshold %s-%s; capped at %.2f vCPUs' % (
+            inst.name, why, float(high[busy].max()), ratio, usual, host,
+            types.iso_utc(start), types.iso_utc(end), limit))
     task = types.Task(
         kind=types.THROTTLE, source=types.SOURCE_OVERLOAD,
         instance_uuid=u, benefit=float(benefit), cost=cost,

@@ -123,6 +123,13 @@ class PlanParameters:
     collision_window: int = 86400
     """Seconds of measured use in which guests whose peaks collided on
     a host are looked for, to be separated in their lulls (0 disables)."""
+    throttle_colliders: bool = False
+    """When no migration and no burster relieve a host predicted to
+    overload whose guests' peaks collided in the measured history, cap
+    the colliding guests at their share of the threshold capacity."""
+    migration_cooldown: int = 0
+    """Seconds after a guest's last live migration in which the engine
+    does not migrate it again on its own (operator tasks excepted)."""
 
 
 @dataclasses.dataclass

@@ -130,6 +130,21 @@ SCHEMA = {
                            'disables both).',
             'type': 'integer', 'minimum': 0, 'maximum': 1209600,
             'default': 86400},
+        'throttle_colliders': {
+            'description': 'When no migration and no predicted burster '
+                           'relieve a host predicted to overload, and its '
+                           'guests peaked together in the collision window, '
+                           'throttle the colliding guests to their share of '
+                           'the host\'s threshold capacity over the '
+                           'predicted overload.',
+            'type': 'boolean', 'default': False},
+        'migration_cooldown': {
+            'description': 'Seconds after a live migration of an instance '
+                           'in which the strategy does not migrate it '
+                           'again on its own (operator tasks excepted; 0 '
+                           'disables).',
+            'type': 'integer', 'minimum': 0, 'maximum': 1209600,
+            'default': 0},
         'resize_up_usage': {
             'description': 'Resize an instance up ahead of a predicted '
                            'sustained peak: its median CPU forecast at or '
@@ -194,7 +209,9 @@ def plan_parameters(values):
         consolidation_threshold=merged['consolidation_threshold'],
         resize_up_usage=merged['resize_up_usage'],
         busy_migration=bool(merged['busy_migration']),
-        collision_window=merged['collision_window'])
+        collision_window=merged['collision_window'],
+        migration_cooldown=merged['migration_cooldown'],
+        throttle_colliders=bool(merged['throttle_colliders']))
     return params, merged['min_history']
 
 

@@ -149,3 +149,48 @@ def test_a_guest_that_never_idles_is_moved_busy_when_no_lull_helps():
     plan = engine.AnticipationEngine(params()).plan(
         hosts, instances, forecasts, history=history)
     assert [a.instance_uuid for a in plan.actions] in ([], ['b'])
+
+
+def test_a_recently_migrated_guest_is_left_for_the_cooldown():
+    hosts, instances, forecasts, history = cluster()
+    # Both colliders were migrated to 'h1' 30 minutes before the audit.
+    recent = {'a': 36000 - 1800, 'b': 36000 - 1800}
+    for cooldown, moved in ((3600, 0), (1800, 1), (0, 1)):
+        plan = engine.AnticipationEngine(params(
+            migration_cooldown=cooldown)).plan(
+                hosts, instances, forecasts, history=history,
+                last_migrated=recent)
+        assert len(plan.actions) == moved
+
+
+def test_colliders_that_cannot_move_are_throttled_to_their_share():
+    # 'a' and 'b' used 1.9 vCPUs each together all day on 'h1' (threshold
+    # 3.2) and are predicted to again: no lull, no destination ('h2' is
+    # full), and neither bursts above its usual level.
+    hosts = [types.Host('h1', 4, 16384), types.Host('h2', 2, 16384)]
+    instances = [inst('a', 'h1'), inst('b', 'h1'), inst('c', 'h2')]
+    forecasts = {'cpu': fc([('a', 1.8, 0.05), ('b', 1.8, 0.05),
+                            ('c', 1.5, 0.05)])}
+    history = {'a': np.full(DAY, 1.9), 'b': np.full(DAY, 1.9),
+               'c': np.full(DAY, 1.5)}
+    allowed = ('migrate', 'throttle')
+    plan = engine.AnticipationEngine(params(
+        actions_allowed=allowed)).plan(hosts, instances, forecasts,
+                                       history=history)
+    assert plan.actions == []
+    plan = engine.AnticipationEngine(params(
+        actions_allowed=allowed, throttle_colliders=True)).plan(
+            hosts, instances, forecasts, history=history)
+    assert [a.kind for a in plan.actions] == ['throttle', 'throttle']
+    assert {a.instance_uuid for a in plan.actions} == {'a', 'b'}
+    for action in plan.actions:
+        # Each is capped at half the threshold capacity (two 2-vCPU
+        # guests on a 3.2-vCPU threshold), over the whole horizon.
+        assert action.cpu_limit == 1.6
+        assert action.window_end - action.window_start == H * 300
+        assert 'peaked with its neighbours' in action.reason
+    assert np.all(plan.host_demand['h1'] <= plan.host_capacity['h1'] + 1e-9)
+    # Without the measured collision there is nothing to go on.
+    assert not engine.AnticipationEngine(params(
+        actions_allowed=allowed, throttle_colliders=True)).plan(
+            hosts, instances, forecasts).actions
