@@ -273,6 +273,9 @@ class AnticipationEngine:
         ledger = ctx['ledger']
         on_host = [u for u in ctx['ids'] if ctx['by_uuid'][u].host == host]
         self._relieving[host] = False
+        if ledger.overload(host).sum() * ctx['step'] / 60.0 < \
+                p.min_overload:
+            return
         while self.budget_left() and ledger.overload(host).sum() > 0:
             overload = ledger.overload(host)
             onset = int(np.flatnonzero(overload)[0])

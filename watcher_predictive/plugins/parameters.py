@@ -130,6 +130,12 @@ SCHEMA = {
                            'disables both).',
             'type': 'integer', 'minimum': 0, 'maximum': 1209600,
             'default': 86400},
+        'min_overload': {
+            'description': 'vCPU-minutes a host must be predicted to spend '
+                           'above host_cpu_threshold within the horizon for '
+                           'the strategy to relieve it (0 relieves any '
+                           'predicted overload).',
+            'type': 'number', 'minimum': 0, 'default': 0.0},
         'throttle_colliders': {
             'description': 'When no migration and no predicted burster '
                            'relieve a host predicted to overload, and its '
@@ -211,7 +217,8 @@ def plan_parameters(values):
         busy_migration=bool(merged['busy_migration']),
         collision_window=merged['collision_window'],
         migration_cooldown=merged['migration_cooldown'],
-        throttle_colliders=bool(merged['throttle_colliders']))
+        throttle_colliders=bool(merged['throttle_colliders']),
+        min_overload=float(merged['min_overload']))
     return params, merged['min_history']
 
 
