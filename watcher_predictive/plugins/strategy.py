@@ -185,12 +185,16 @@ class PredictiveAnticipation(base.BaseStrategy):
 
         plan_ = None
         if result.profiled:
+            # Guests live migrated within the cool-down are left alone.
+            recent = cluster.recent_live_migrations(
+                nova_helper.NovaHelper(), now - p.migration_cooldown) \
+                if p.migration_cooldown else None
             plan_ = anticipation.AnticipationEngine(p).plan(
                 hosts, instances, result.forecasts,
                 flavors=self._flavors() if types.RESIZE in
                 p.actions_allowed else (),
                 peaks=result.peaks, operator_tasks=operator_tasks,
-                history=measured)
+                history=measured, last_migrated=recent)
         self.last_plan = plan_
         actions = plan_.actions if plan_ else []
         audit_uuid = getattr(audit, 'uuid', None)
