@@ -130,7 +130,7 @@ def separate(engine, ctx, hosts):
                 break
 
 
-def _placement(engine, ctx):
+def placement(engine, ctx):
     where = {i.uuid: i.host for i in ctx['instances']}
     for action in engine._actions:
         if action.kind == types.MIGRATE:
@@ -147,7 +147,7 @@ def _separate_one(engine, ctx, hosts, host, busy=False):
     over = excess(ctx, host)
     total = float(over.sum())
     acted = {a.instance_uuid for a in engine._actions}
-    where = _placement(engine, ctx)
+    where = placement(engine, ctx)
     candidates = []
     for u in ctx['ids']:
         if where.get(u) != host or u in acted or u not in ctx['recent']:

@@ -123,6 +123,7 @@ class AnticipationEngine:
         for host in ledger.overloaded_hosts():
             self._relieve(host, ctx, hosts)
         collision.separate(self, ctx, hosts)
+        throttle.throttle_recurring(self, ctx)
         candidates = [operator.operator_candidate(self, ctx, op, flavors)
                       for op in later]
         if types.RESIZE in p.actions_allowed and flavors:

@@ -26,7 +26,7 @@ from watcher_predictive.anticipation import cost as cost_mod
 from watcher_predictive.anticipation import types
 
 
-def _colliders(engine, host, on_host, ctx, busy, throttled):
+def _colliders(engine, host, on_host, ctx, busy, throttled, use=None):
     """Guests that took part in the host's measured collision and are
     predicted busy in the overload: no burst stands out among them, so
     each is capped at its share of the threshold capacity.
@@ -45,10 +45,31 @@ def _colliders(engine, host, on_host, ctx, busy, throttled):
         if took <= 0:
             continue
         share = ledger.capacity[host] * ctx['by_uuid'][u].vcpus / allocated
-        high = float(ctx['demand'][u][busy].max())
+        high = float((use(u) if use else ctx['demand'][u])[busy].max())
         if high > share:
             out.append((high - share, share, u))
     return out
+
+
+def _record(engine, ctx, u, host, busy, limit, benefit, why, high, capped):
+    inst = ctx['by_uuid'][u]
+    steps = np.flatnonzero(busy)
+    start = int(ctx['start'] + steps[0] * ctx['step'])
+    end = int(ctx['start'] + (steps[-1] + 1) * ctx['step'])
+    cost = cost_mod.throttle_cost((high - capped).sum() * ctx['step'])
+    reason = '%s; capped at %.2f vCPUs %s-%s' % (
+        why, limit, types.iso_utc(start), types.iso_utc(end))
+    task = types.Task(
+        kind=types.THROTTLE, source=types.SOURCE_OVERLOAD,
+        instance_uuid=u, benefit=float(benefit), cost=cost,
+        release_probability=ctx['release'][u], reason=reason,
+        target=host, cpu_needed=limit)
+    engine.record(task, types.PlannedAction(
+        kind=types.THROTTLE, instance_uuid=u, instance_name=inst.name,
+        source_host=host, window_start=start, window_end=end,
+        release_probability=round(ctx['release'][u], 4),
+        expected_benefit=round(float(benefit), 1), cpu_limit=limit,
+        reason=reason))
 
 
 def throttle_one(engine, host, on_host, ctx, before):
@@ -106,24 +127,53 @@ def throttle_one(engine, host, on_host, ctx, before):
     ledger.release(host, high - capped)
     ctx['demand'][u] = capped
     benefit = (before - ledger.overload(host).sum()) * ctx['step']
-    steps = np.flatnonzero(busy)
-    start = int(ctx['start'] + steps[0] * ctx['step'])
-    end = int(ctx['start'] + (steps[-1] + 1) * ctx['step'])
-    cost = cost_mod.throttle_cost((high - capped).sum() * ctx['step'])
-    reason = (
+    _record(engine, ctx, u, host, busy, limit, benefit, (
         '%s %s to %.1f vCPUs (%.1fx its usual %.2f) while host %s is '
-        'over its CPU threshold %s-%s; capped at %.2f vCPUs' % (
-            inst.name, why, float(high[busy].max()), ratio, usual, host,
-            types.iso_utc(start), types.iso_utc(end), limit))
-    task = types.Task(
-        kind=types.THROTTLE, source=types.SOURCE_OVERLOAD,
-        instance_uuid=u, benefit=float(benefit), cost=cost,
-        release_probability=ctx['release'][u], reason=reason,
-        target=host, cpu_needed=limit)
-    engine.record(task, types.PlannedAction(
-        kind=types.THROTTLE, instance_uuid=u, instance_name=inst.name,
-        source_host=host, window_start=start, window_end=end,
-        release_probability=round(ctx['release'][u], 4),
-        expected_benefit=round(float(benefit), 1), cpu_limit=limit,
-        reason=reason))
+        'over its CPU threshold' % (
+            inst.name, why, float(high[busy].max()), ratio, usual, host)),
+        high, capped)
     return True
+
+
+def throttle_recurring(engine, ctx):
+    """Throttle the colliders of hosts whose guests, as now placed, went
+    over the threshold together one collision window ago at the times the
+    horizon covers (a daily collision recurs), when the forecasts do not
+    see it and no separation moved them apart.
+    """
+    if not engine.params.throttle_colliders or \
+            types.THROTTLE not in engine.params.actions_allowed:
+        return
+    ledger = ctx['ledger']
+    h = ctx['steps']
+    for host in sorted(ctx.get('recent_load', {})):
+        over = collision.excess(ctx, host)
+        if over.size < h or not over[:h].any():
+            continue
+        busy = over[:h] > 0
+        if ctx['blackout'][busy].any():
+            continue
+        throttled = {a.instance_uuid for a in engine._actions
+                     if a.kind == types.THROTTLE}
+        on_host = [u for u, at in collision.placement(engine, ctx).items()
+                   if at == host]
+        for _over, share, u in sorted(_colliders(
+                engine, host, on_host, ctx, busy, throttled,
+                use=lambda u: ctx['recent'][u][:h]), reverse=True):
+            if not engine.budget_left():
+                return
+            limit = max(round(share, 2), 0.1)
+            use = ctx['recent'][u][:h]
+            if float(use[busy].max()) <= limit:
+                continue
+            benefit = float(np.minimum(np.maximum(use - limit, 0.0),
+                                       over[:h])[busy].sum()) * ctx['step']
+            high = ctx['demand'][u]
+            capped = np.where(busy, np.minimum(high, limit), high)
+            ledger.release(host, high - capped)
+            ctx['demand'][u] = capped
+            _record(engine, ctx, u, host, busy, limit, benefit, (
+                '%s and its neighbours on host %s went over its CPU '
+                'threshold together %.0f h ago at these times' % (
+                    ctx['by_uuid'][u].name, host,
+                    over.size * ctx['step'] / 3600.0)), high, capped)

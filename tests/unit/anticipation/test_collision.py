@@ -194,3 +194,30 @@ def test_colliders_that_cannot_move_are_throttled_to_their_share():
     assert not engine.AnticipationEngine(params(
         actions_allowed=allowed, throttle_colliders=True)).plan(
             hosts, instances, forecasts).actions
+
+
+def test_a_daily_collision_the_forecast_misses_is_throttled():
+    # 'a' and 'b' went over 'h1's threshold together exactly one day
+    # before the next hour (the first steps of the window); the forecast
+    # sees them idle, and every other host would take the collision.
+    hosts, instances, forecasts, history = cluster()
+    history = {u: np.roll(y, -120) for u, y in history.items()}
+    history['d'] = history['c']
+    allowed = ('migrate', 'throttle')
+    assert not engine.AnticipationEngine(params(
+        actions_allowed=allowed)).plan(hosts, instances, forecasts,
+                                       history=history).actions
+    plan = engine.AnticipationEngine(params(
+        actions_allowed=allowed, throttle_colliders=True)).plan(
+            hosts, instances, forecasts, history=history)
+    assert sorted((a.kind, a.instance_uuid, a.cpu_limit)
+                  for a in plan.actions) == [('throttle', 'a', 1.6),
+                                             ('throttle', 'b', 1.6)]
+    assert all(a.window_end - a.window_start == H * 300
+               for a in plan.actions)
+    assert 'together 24 h ago' in plan.actions[0].reason
+    # Yesterday's collision at another hour says nothing of this one.
+    history = {u: np.roll(y, 60) for u, y in history.items()}
+    assert not engine.AnticipationEngine(params(
+        actions_allowed=allowed, throttle_colliders=True)).plan(
+            hosts, instances, forecasts, history=history).actions
