@@ -123,15 +123,15 @@ class PlanParameters:
     collision_window: int = 86400
     """Seconds of measured use in which guests whose peaks collided on
     a host are looked for, to be separated in their lulls (0 disables)."""
-    min_overload: float = 0.0
+    min_overload: float = 5.0
     """vCPU-minutes a host must be predicted to spend above its threshold
     over the horizon for the engine to relieve it: a forecast that only
     grazes the threshold is not worth a migration."""
-    throttle_colliders: bool = False
+    throttle_colliders: bool = True
     """When no migration and no burster relieve a host predicted to
     overload whose guests' peaks collided in the measured history, cap
     the colliding guests at their share of the threshold capacity."""
-    migration_cooldown: int = 0
+    migration_cooldown: int = 21600
     """Seconds after a guest's last live migration in which the engine
     does not migrate it again on its own (operator tasks excepted)."""
 

@@ -135,7 +135,7 @@ SCHEMA = {
                            'above host_cpu_threshold within the horizon for '
                            'the strategy to relieve it (0 relieves any '
                            'predicted overload).',
-            'type': 'number', 'minimum': 0, 'default': 0.0},
+            'type': 'number', 'minimum': 0, 'default': 5.0},
         'throttle_colliders': {
             'description': 'When no migration and no predicted burster '
                            'relieve a host predicted to overload, and its '
@@ -143,14 +143,14 @@ SCHEMA = {
                            'throttle the colliding guests to their share of '
                            'the host\'s threshold capacity over the '
                            'predicted overload.',
-            'type': 'boolean', 'default': False},
+            'type': 'boolean', 'default': True},
         'migration_cooldown': {
             'description': 'Seconds after a live migration of an instance '
                            'in which the strategy does not migrate it '
                            'again on its own (operator tasks excepted; 0 '
                            'disables).',
             'type': 'integer', 'minimum': 0, 'maximum': 1209600,
-            'default': 0},
+            'default': 21600},
         'resize_up_usage': {
             'description': 'Resize an instance up ahead of a predicted '
                            'sustained peak: its median CPU forecast at or '

@@ -175,8 +175,8 @@ def test_colliders_that_cannot_move_are_throttled_to_their_share():
                'c': np.full(DAY, 1.5)}
     allowed = ('migrate', 'throttle')
     plan = engine.AnticipationEngine(params(
-        actions_allowed=allowed)).plan(hosts, instances, forecasts,
-                                       history=history)
+        actions_allowed=allowed, throttle_colliders=False)).plan(
+            hosts, instances, forecasts, history=history)
     assert plan.actions == []
     plan = engine.AnticipationEngine(params(
         actions_allowed=allowed, throttle_colliders=True)).plan(
@@ -205,8 +205,8 @@ def test_a_daily_collision_the_forecast_misses_is_throttled():
     history['d'] = history['c']
     allowed = ('migrate', 'throttle')
     assert not engine.AnticipationEngine(params(
-        actions_allowed=allowed)).plan(hosts, instances, forecasts,
-                                       history=history).actions
+        actions_allowed=allowed, throttle_colliders=False)).plan(
+            hosts, instances, forecasts, history=history).actions
     plan = engine.AnticipationEngine(params(
         actions_allowed=allowed, throttle_colliders=True)).plan(
             hosts, instances, forecasts, history=history)
