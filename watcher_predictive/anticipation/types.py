@@ -123,7 +123,7 @@ class PlanParameters:
     collision_window: int = 86400
     """Seconds of measured use in which guests whose peaks collided on
     a host are looked for, to be separated in their lulls (0 disables)."""
-    min_overload: float = 5.0
+    min_overload: float = 20.0
     """vCPU-minutes a host must be predicted to spend above its threshold
     over the horizon for the engine to relieve it: a forecast that only
     grazes the threshold is not worth a migration."""

@@ -135,7 +135,7 @@ SCHEMA = {
                            'above host_cpu_threshold within the horizon for '
                            'the strategy to relieve it (0 relieves any '
                            'predicted overload).',
-            'type': 'number', 'minimum': 0, 'default': 5.0},
+            'type': 'number', 'minimum': 0, 'default': 20.0},
         'throttle_colliders': {
             'description': 'When no migration and no predicted burster '
                            'relieve a host predicted to overload, and its '
