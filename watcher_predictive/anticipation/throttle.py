@@ -127,11 +127,10 @@ def throttle_one(engine, host, on_host, ctx, before):
     ledger.release(host, high - capped)
     ctx['demand'][u] = capped
     benefit = (before - ledger.overload(host).sum()) * ctx['step']
-    _record(engine, ctx, u, host, busy, limit, benefit, (
-        '%s %s to %.1f vCPUs (%.1fx its usual %.2f) while host %s is '
-        'over its CPU threshold' % (
-            inst.name, why, float(high[busy].max()), ratio, usual, host)),
-        high, capped)
+    why = '%s %s to %.1f vCPUs (%.1fx its usual %.2f) while host %s is ' \
+        'over its CPU threshold' % (inst.name, why, float(high[busy].max()),
+                                    ratio, usual, host)
+    _record(engine, ctx, u, host, busy, limit, benefit, why, high, capped)
     return True
 
 

@@ -49,7 +49,7 @@ FLAVORS = [types.Flavor('1', 'tiny', 1, 512, 1),
 
 
 def idle_then_busy():
-    median = np.r_[np.full(4, 0.05), np.full(H - 4, 1.8)]
+    median = np.r_[np.full(4, 0.05), np.full(H - 4, 1.95)]
     return median
 
 
