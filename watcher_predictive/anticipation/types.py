@@ -131,7 +131,7 @@ class PlanParameters:
     """When no migration and no burster relieve a host predicted to
     overload whose guests' peaks collided in the measured history, cap
     the colliding guests at their share of the threshold capacity."""
-    migration_cooldown: int = 21600
+    migration_cooldown: int = 0
     """Seconds after a guest's last live migration in which the engine
     does not migrate it again on its own (operator tasks excepted)."""
 

@@ -15,6 +15,8 @@ and from Nova."""
 
 import datetime
 
+from keystoneauth1 import exceptions as ks_exc
+from openstack import exceptions as sdk_exc
 from oslo_log import log
 
 from watcher_predictive.anticipation import types
@@ -73,8 +75,19 @@ def recent_live_migrations(nova, since):
     """Instance uuid -> epoch seconds of its last live migration completed
     since ``since`` (epoch seconds), from Nova's migrations API.
 
-    :param nova: a ``watcher.common.nova_helper.NovaHelper``
+    :param nova: a ``watcher.common.nova_helper.NovaHelper``; when Nova
+        cannot list migrations the audit goes on without the cool-down
+        (logged)
     """
+    try:
+        return _live_migrations(nova, since)
+    except (sdk_exc.SDKException, ks_exc.ClientException) as exc:
+        LOG.warning('Nova did not list the recent live migrations (%s); '
+                    'no cool-down applies in this audit', exc)
+        return {}
+
+
+def _live_migrations(nova, since):
     when = datetime.datetime.fromtimestamp(since, tz=datetime.timezone.utc)
     out = {}
     for m in nova.connection.compute.migrations(

@@ -150,7 +150,7 @@ SCHEMA = {
                            'again on its own (operator tasks excepted; 0 '
                            'disables).',
             'type': 'integer', 'minimum': 0, 'maximum': 1209600,
-            'default': 21600},
+            'default': 0},
         'resize_up_usage': {
             'description': 'Resize an instance up ahead of a predicted '
                            'sustained peak: its median CPU forecast at or '

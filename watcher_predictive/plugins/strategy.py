@@ -187,8 +187,8 @@ class PredictiveAnticipation(base.BaseStrategy):
         if result.profiled:
             # Guests live migrated within the cool-down are left alone.
             recent = cluster.recent_live_migrations(
-                nova_helper.NovaHelper(), now - p.migration_cooldown) \
-                if p.migration_cooldown else None
+                nova_helper.NovaHelper(),
+                now - p.migration_cooldown) if p.migration_cooldown else None
             plan_ = anticipation.AnticipationEngine(p).plan(
                 hosts, instances, result.forecasts,
                 flavors=self._flavors() if types.RESIZE in
