@@ -127,7 +127,7 @@ class PlanParameters:
     """vCPU-minutes a host must be predicted to spend above its threshold
     over the horizon for the engine to relieve it: a forecast that only
     grazes the threshold is not worth a migration."""
-    throttle_colliders: bool = True
+    throttle_colliders: bool = False
     """When no migration and no burster relieve a host predicted to
     overload whose guests' peaks collided in the measured history, cap
     the colliding guests at their share of the threshold capacity."""

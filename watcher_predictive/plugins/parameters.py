@@ -143,7 +143,7 @@ SCHEMA = {
                            'throttle the colliding guests to their share of '
                            'the host\'s threshold capacity over the '
                            'predicted overload.',
-            'type': 'boolean', 'default': True},
+            'type': 'boolean', 'default': False},
         'migration_cooldown': {
             'description': 'Seconds after a live migration of an instance '
                            'in which the strategy does not migrate it '
