@@ -41,11 +41,13 @@ import math
 import numpy as np
 from numpy.lib import stride_tricks
 
+from watcher_predictive.anticipation import collision
 from watcher_predictive.anticipation import cost as cost_mod
 from watcher_predictive.anticipation import headroom
 from watcher_predictive.anticipation import operator_tasks as operator
 from watcher_predictive.anticipation import queue
 from watcher_predictive.anticipation import release
+from watcher_predictive.anticipation import throttle
 from watcher_predictive.anticipation import types
 from watcher_predictive import exception
 
@@ -80,7 +82,18 @@ class AnticipationEngine:
                 reason='allowed kinds are %s' % ', '.join(types.ACTION_KINDS))
 
     def plan(self, hosts, instances, forecasts, flavors=(), peaks=None,
-             operator_tasks=()):
+             operator_tasks=(), history=None, last_migrated=None):
+        """Plan the audit's actions.
+
+        :param history: optional instance uuid -> measured CPU use (vCPUs)
+            per step up to the forecasts' start: guests whose peaks
+            collided in it are separated (:mod:`collision`), and no
+            migration goes to a host where the guest's peaks would collide
+        :param last_migrated: optional instance uuid -> epoch seconds of
+            its last live migration: guests migrated less than
+            ``migration_cooldown`` before the forecasts' start are not
+            migrated again by the engine's own tasks
+        """
         p = self.params
         cpu = forecasts.get('cpu')
         if cpu is None:
@@ -88,6 +101,11 @@ class AnticipationEngine:
                 name='forecasts', value=sorted(forecasts),
                 reason='a cpu forecast is required')
         ctx = self._context(hosts, instances, forecasts)
+        ctx['cooling'] = {
+            u for u, when in (last_migrated or {}).items()
+            if ctx['start'] - when < p.migration_cooldown}
+        collision.prepare(ctx, history, p.collision_window // p.step,
+                          p.lull_cpu)
         ledger = ctx['ledger']
         self._actions = []
         self._tasks = []
@@ -104,6 +122,8 @@ class AnticipationEngine:
                                                           flavors))
         for host in ledger.overloaded_hosts():
             self._relieve(host, ctx, hosts)
+        collision.separate(self, ctx, hosts)
+        throttle.throttle_recurring(self, ctx)
         candidates = [operator.operator_candidate(self, ctx, op, flavors)
                       for op in later]
         if types.RESIZE in p.actions_allowed and flavors:
@@ -220,6 +240,10 @@ class AnticipationEngine:
         return (uuid in ctx['release'] and
                 ctx['confidence'][uuid] >= self.params.min_confidence)
 
+    def movable(self, ctx, uuid):
+        """May the engine migrate this instance on its own?"""
+        return self.actable(ctx, uuid) and uuid not in ctx['cooling']
+
     def clear(self, ctx, start_step, end_step):
         """True when no step of the window lies in a blackout."""
         return not ctx['blackout'][max(start_step, 0):end_step].any()
@@ -250,6 +274,9 @@ class AnticipationEngine:
         ledger = ctx['ledger']
         on_host = [u for u in ctx['ids'] if ctx['by_uuid'][u].host == host]
         self._relieving[host] = False
+        if ledger.overload(host).sum() * ctx['step'] / 60.0 < \
+                p.min_overload:
+            return
         while self.budget_left() and ledger.overload(host).sum() > 0:
             overload = ledger.overload(host)
             onset = int(np.flatnonzero(overload)[0])
@@ -262,7 +289,8 @@ class AnticipationEngine:
                     moved = self._migrate_one(host, on_host, ctx, hosts,
                                               onset, before, busy=True)
             if not moved and types.THROTTLE in p.actions_allowed:
-                moved = self._throttle_one(host, on_host, ctx, before)
+                moved = throttle.throttle_one(self, host, on_host, ctx,
+                                              before)
             if not moved:
                 return
 
@@ -287,7 +315,7 @@ class AnticipationEngine:
         total = float(overload.sum())
         candidates = []
         for u in on_host:
-            if not self.actable(ctx, u):
+            if not self.movable(ctx, u):
                 continue
             if busy:
                 start_step, probability = self._busy_window(ctx, u, onset)
@@ -324,7 +352,10 @@ class AnticipationEngine:
                        and self.may_migrate(host, h.name)]
             if not targets or not self.budget_left():
                 continue
-            target = max(targets, key=ledger.min_headroom)
+            # The destination where the guest's measured peaks collide
+            # least with its guests', then the most predicted headroom.
+            target = min(targets, key=lambda h: (
+                collision.added_excess(ctx, h, u), -ledger.min_headroom(h)))
             peak_share = float(ledger.demand[host].max()) / ledger.capacity[
                 host]
             ledger.release(host, demand, inst.memory_mb, start_step,
@@ -339,6 +370,7 @@ class AnticipationEngine:
                             inst.vcpus)
                 continue
             self.count_migration(host, target)
+            collision.move(ctx, u, host, target)
             on_host.remove(u)
             start = int(ctx['start'] + start_step * ctx['step'])
             end = start + ctx['duration'] * ctx['step']
@@ -367,63 +399,3 @@ class AnticipationEngine:
                 expected_benefit=round(float(benefit), 1), reason=reason))
             return True
         return False
-
-    def _throttle_one(self, host, on_host, ctx, before):
-        p = self.params
-        ledger = ctx['ledger']
-        throttled = {a.instance_uuid for a in self._actions
-                     if a.kind == types.THROTTLE}
-        overload = ledger.overload(host)
-        busy = overload > 0
-        if ctx['blackout'][busy].any():
-            return False
-        bursters = []
-        for u in on_host:
-            if u in throttled or not self.actable(ctx, u):
-                continue
-            high = ctx['demand'][u]
-            # A burst is measured against the guest's usual level over the
-            # horizon, not against the median of the same step (which a
-            # predicted burst raises too).
-            usual = max(float(np.median(ctx['median'][u])), 1e-6)
-            ratio = float(high[busy].max()) / usual
-            if ratio >= p.burst_ratio:
-                bursters.append((ratio, usual, u))
-        if not bursters or not self.budget_left():
-            return False
-        ratio, usual, u = max(bursters)
-        inst = ctx['by_uuid'][u]
-        high = ctx['demand'][u]
-        # Cap the burster at what leaves the host within its threshold, but
-        # never below its own predicted median use.
-        limit = float(np.max(np.maximum(
-            (high - overload)[busy], ctx['median'][u][busy])))
-        limit = max(round(limit, 2), 0.1)
-        if limit >= float(high[busy].max()):
-            return False
-        capped = np.where(busy, np.minimum(high, limit), high)
-        ledger.release(host, high - capped)
-        ctx['demand'][u] = capped
-        benefit = (before - ledger.overload(host).sum()) * ctx['step']
-        steps = np.flatnonzero(busy)
-        start = int(ctx['start'] + steps[0] * ctx['step'])
-        end = int(ctx['start'] + (steps[-1] + 1) * ctx['step'])
-        cost = cost_mod.throttle_cost((high - capped).sum() * ctx['step'])
-        reason = (
-            '%s predicted to burst to %.1f vCPUs (%.1fx its usual %.2f) '
-            'while host %s is over its CPU threshold %s-%s; capped at %.2f '
-            'vCPUs' % (inst.name, float(high[busy].max()), ratio, usual,
-                       host, types.iso_utc(start), types.iso_utc(end),
-                       limit))
-        task = types.Task(
-            kind=types.THROTTLE, source=types.SOURCE_OVERLOAD,
-            instance_uuid=u, benefit=float(benefit), cost=cost,
-            release_probability=ctx['release'][u], reason=reason,
-            target=host, cpu_needed=limit)
-        self.record(task, types.PlannedAction(
-            kind=types.THROTTLE, instance_uuid=u, instance_name=inst.name,
-            source_host=host, window_start=start, window_end=end,
-            release_probability=round(ctx['release'][u], 4),
-            expected_benefit=round(float(benefit), 1), cpu_limit=limit,
-            reason=reason))
-        return True

@@ -245,7 +245,7 @@ def consolidation_candidates(engine, ctx, hosts):
         if peak >= p.consolidation_threshold * ledger.capacity[name]:
             continue
         uuids = [g.uuid for g in guests]
-        ready = all(engine.actable(ctx, u) and ctx['window'][u] is not None
+        ready = all(engine.movable(ctx, u) and ctx['window'][u] is not None
                     and ctx['release'][u] >= p.release_threshold
                     for u in uuids)
         if not ready:

@@ -26,8 +26,9 @@ SOURCE_OVERLOAD = 'overload'
 SOURCE_RIGHT_SIZE = 'right_size'
 SOURCE_CONSOLIDATION = 'consolidation'
 SOURCE_OPERATOR = 'operator'
+SOURCE_COLLISION = 'collision'
 TASK_SOURCES = (SOURCE_OVERLOAD, SOURCE_RIGHT_SIZE, SOURCE_CONSOLIDATION,
-                SOURCE_OPERATOR)
+                SOURCE_OPERATOR, SOURCE_COLLISION)
 
 # What became of a task in one audit.
 PLANNED = 'planned'
@@ -115,10 +116,24 @@ class PlanParameters:
     at or above this fraction of the vCPUs for ``sustained_steps``."""
     sustained_steps: int = 3
     deadline_near: int = 3600
+    """Operator tasks due within this many seconds go first."""
     busy_migration: bool = False
     """When no guest of an overloaded host has a lull, migrate a busy one
     in its least busy window before the overload (costlier)."""
-    """Operator tasks due within this many seconds go first."""
+    collision_window: int = 86400
+    """Seconds of measured use in which guests whose peaks collided on
+    a host are looked for, to be separated in their lulls (0 disables)."""
+    min_overload: float = 20.0
+    """vCPU-minutes a host must be predicted to spend above its threshold
+    over the horizon for the engine to relieve it: a forecast that only
+    grazes the threshold is not worth a migration."""
+    throttle_colliders: bool = False
+    """When no migration and no burster relieve a host predicted to
+    overload whose guests' peaks collided in the measured history, cap
+    the colliding guests at their share of the threshold capacity."""
+    migration_cooldown: int = 0
+    """Seconds after a guest's last live migration in which the engine
+    does not migrate it again on its own (operator tasks excepted)."""
 
 
 @dataclasses.dataclass

@@ -13,6 +13,10 @@
 """What the engines are told about the cluster, read from Watcher's model
 and from Nova."""
 
+import datetime
+
+from keystoneauth1 import exceptions as ks_exc
+from openstack import exceptions as sdk_exc
 from oslo_log import log
 
 from watcher_predictive.anticipation import types
@@ -65,3 +69,37 @@ def nova_flavors(nova):
                          vcpus=int(f.vcpus), ram_mb=int(f.ram),
                          disk_gb=int(f.disk))
             for f in nova.get_flavor_list()]
+
+
+def recent_live_migrations(nova, since):
+    """Instance uuid -> epoch seconds of its last live migration completed
+    since ``since`` (epoch seconds), from Nova's migrations API.
+
+    :param nova: a ``watcher.common.nova_helper.NovaHelper``; when Nova
+        cannot list migrations the audit goes on without the cool-down
+        (logged)
+    """
+    try:
+        return _live_migrations(nova, since)
+    except (sdk_exc.SDKException, ks_exc.ClientException) as exc:
+        LOG.warning('Nova did not list the recent live migrations (%s); '
+                    'no cool-down applies in this audit', exc)
+        return {}
+
+
+def _live_migrations(nova, since):
+    when = datetime.datetime.fromtimestamp(since, tz=datetime.timezone.utc)
+    out = {}
+    for m in nova.connection.compute.migrations(
+            changes_since=when.strftime('%Y-%m-%dT%H:%M:%SZ'),
+            migration_type='live-migration', status='completed'):
+        stamp = m.updated_at or m.created_at
+        if not stamp or not m.server_id:
+            continue
+        done = datetime.datetime.fromisoformat(str(stamp).replace(
+            'Z', '+00:00'))
+        if done.tzinfo is None:
+            done = done.replace(tzinfo=datetime.timezone.utc)
+        out[m.server_id] = max(out.get(m.server_id, 0),
+                               int(done.timestamp()))
+    return out

@@ -109,6 +109,13 @@ class ConsolidationMigrationsPlanned(_Count):
                     'predicted to stay lightly used.')
 
 
+class CollisionMigrationsPlanned(_Count):
+    NAME = 'collision_migrations_planned'
+    DESCRIPTION = _('The number of migrations planned to separate guests '
+                    'whose measured CPU peaks collided on a host, each to '
+                    'a host where its peaks collide less.')
+
+
 class ActionsWithheldDryRun(_Count):
     NAME = 'actions_withheld_dry_run'
     DESCRIPTION = _('The number of actions a dry-run audit planned but did '
@@ -169,6 +176,7 @@ class PredictiveOptimizationSpec(base.EfficacySpecification):
             TasksDeferred(),
             OperatorTasksPlanned(),
             ConsolidationMigrationsPlanned(),
+            CollisionMigrationsPlanned(),
             ActionsWithheldDryRun(),
             PredictedOverloadAvoided(),
         ]

@@ -121,6 +121,36 @@ SCHEMA = {
                            'busy guest in its least busy window before the '
                            'overload (its cost is higher and counted).',
             'type': 'boolean', 'default': False},
+        'collision_window': {
+            'description': 'Seconds of measured CPU use in which guests '
+                           'that peaked together on a host are looked for; '
+                           'one of them is moved in its predicted lull to '
+                           'a host where its peaks collide less, and '
+                           'overload migrations prefer such hosts (0 '
+                           'disables both).',
+            'type': 'integer', 'minimum': 0, 'maximum': 1209600,
+            'default': 86400},
+        'min_overload': {
+            'description': 'vCPU-minutes a host must be predicted to spend '
+                           'above host_cpu_threshold within the horizon for '
+                           'the strategy to relieve it (0 relieves any '
+                           'predicted overload).',
+            'type': 'number', 'minimum': 0, 'default': 20.0},
+        'throttle_colliders': {
+            'description': 'When no migration and no predicted burster '
+                           'relieve a host predicted to overload, and its '
+                           'guests peaked together in the collision window, '
+                           'throttle the colliding guests to their share of '
+                           'the host\'s threshold capacity over the '
+                           'predicted overload.',
+            'type': 'boolean', 'default': False},
+        'migration_cooldown': {
+            'description': 'Seconds after a live migration of an instance '
+                           'in which the strategy does not migrate it '
+                           'again on its own (operator tasks excepted; 0 '
+                           'disables).',
+            'type': 'integer', 'minimum': 0, 'maximum': 1209600,
+            'default': 0},
         'resize_up_usage': {
             'description': 'Resize an instance up ahead of a predicted '
                            'sustained peak: its median CPU forecast at or '
@@ -184,7 +214,11 @@ def plan_parameters(values):
         dry_run=bool(merged['dry_run']),
         consolidation_threshold=merged['consolidation_threshold'],
         resize_up_usage=merged['resize_up_usage'],
-        busy_migration=bool(merged['busy_migration']))
+        busy_migration=bool(merged['busy_migration']),
+        collision_window=merged['collision_window'],
+        migration_cooldown=merged['migration_cooldown'],
+        throttle_colliders=bool(merged['throttle_colliders']),
+        min_overload=float(merged['min_overload']))
     return params, merged['min_history']
 
 

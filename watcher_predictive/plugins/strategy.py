@@ -147,6 +147,7 @@ class PredictiveAnticipation(base.BaseStrategy):
             CONF, timeout=CONF.watcher_predictive.telemetry_timeout)
         store.check_schema()
         learned = None
+        measured = None
         if remote:
             # The workers read telemetry and store the profiles and
             # forecasts themselves, shard by shard.
@@ -166,6 +167,10 @@ class PredictiveAnticipation(base.BaseStrategy):
             stored = store.load_profiles([i.uuid for i in instances])
             history = source.fetch([i.uuid for i in instances], start, end,
                                    p.step)
+            if 'cpu' in history.values:
+                # The measured use, for guests whose peaks collided.
+                measured = dict(zip(history.instance_ids,
+                                    history.values['cpu']))
             result = profiler.Profiler(
                 min_history_steps=min_history_steps).profile(
                     history, horizon_steps)
@@ -182,11 +187,16 @@ class PredictiveAnticipation(base.BaseStrategy):
 
         plan_ = None
         if result.profiled:
+            # Guests live migrated within the cool-down are left alone.
+            recent = cluster.recent_live_migrations(
+                nova_helper.NovaHelper(),
+                now - p.migration_cooldown) if p.migration_cooldown else None
             plan_ = anticipation.AnticipationEngine(p).plan(
                 hosts, instances, result.forecasts,
                 flavors=self._flavors() if types.RESIZE in
                 p.actions_allowed else (),
-                peaks=result.peaks, operator_tasks=operator_tasks)
+                peaks=result.peaks, operator_tasks=operator_tasks,
+                history=measured, last_migrated=recent)
         self.last_plan = plan_
         actions = plan_.actions if plan_ else []
         audit_uuid = getattr(audit, 'uuid', None)
@@ -291,6 +301,8 @@ class PredictiveAnticipation(base.BaseStrategy):
             consolidation_migrations_planned=sum(
                 1 for a in actions
                 if a.source == types.SOURCE_CONSOLIDATION),
+            collision_migrations_planned=sum(
+                1 for a in actions if a.source == types.SOURCE_COLLISION),
             actions_withheld_dry_run=len(plan_.dry_run_actions)
             if plan_ is not None else 0,
             predicted_overload_avoided=round(max(

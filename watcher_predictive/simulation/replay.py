@@ -166,6 +166,7 @@ class Replay:
         self.disabled = set()
         self.events = []
         self.throttles = []
+        self.last_migrated = {}
         self.result = dict.fromkeys(KEYS, 0)
         self.result.update(migration_cost=0.0, overload_minutes=0.0,
                            throttled_minutes=0.0, active_host_hours=0.0,
@@ -252,6 +253,8 @@ class Replay:
         self.result['migration_cost'] += float(cost_mod.migration_cost(
             self.memory_mb[row], share, used))
         self.result['migrations'] += 1
+        self.last_migrated[self.names[row]] = int(
+            self.work.start + t * self.step)
         by = self.result['migrations_by_source']
         by[source] = by.get(source, 0) + 1
         self.host_of[row] = target
@@ -334,9 +337,12 @@ class Replay:
             vcpus=int(self.vcpus[r]), memory_mb=int(self.memory_mb[r]),
             disk_gb=40, flavor_name=self.flavor[r])
             for r, u in enumerate(self.names)]
+        back = max(0, t - p.collision_window // self.step)
+        history = {u: self.cpu[r, back:t] for r, u in enumerate(self.names)}
         plan = engine_mod.AnticipationEngine(p).plan(
             hosts, instances, forecasts, flavors=self.cluster.flavors,
-            peaks=peaks)
+            peaks=peaks, history=history,
+            last_migrated=dict(self.last_migrated))
         row = {u: r for r, u in enumerate(self.names)}
         horizon_end = t + every
         for action in plan.actions:

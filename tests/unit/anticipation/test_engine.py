@@ -49,7 +49,7 @@ FLAVORS = [types.Flavor('1', 'tiny', 1, 512, 1),
 
 
 def idle_then_busy():
-    median = np.r_[np.full(4, 0.05), np.full(H - 4, 1.8)]
+    median = np.r_[np.full(4, 0.05), np.full(H - 4, 1.95)]
     return median
 
 
@@ -290,3 +290,18 @@ def test_near_deadline_operator_task_takes_the_headroom_first():
         actions_allowed=('migrate',), max_migrations_per_host=1)).plan(
             hosts, instances, forecasts, operator_tasks=[op])
     assert [a.task_id for a in plan.actions] == ['due']
+
+
+def test_an_overload_that_only_grazes_the_threshold_is_left():
+    # 'hot' (threshold 3.2) is predicted at 3.3 vCPUs for the last 8
+    # steps: 0.1 vCPU over for 40 minutes, 4 vCPU-minutes.
+    hosts = [types.Host('hot', 4, 16384), types.Host('cool', 8, 16384)]
+    instances = [inst('a', 'hot'), inst('b', 'hot'), inst('c', 'cool')]
+    a = np.r_[np.full(4, 0.05), np.full(H - 4, 1.5)]
+    forecasts = {'cpu': fc([('a', a, 0.0), ('b', 1.8, 0.0),
+                            ('c', 0.5, 0.0)])}
+    for minimum, moved in ((0.0, 1), (3.9, 1), (4.1, 0)):
+        plan = engine.AnticipationEngine(types.PlanParameters(
+            actions_allowed=('migrate',), min_overload=minimum)).plan(
+                hosts, instances, forecasts)
+        assert len(plan.actions) == moved

@@ -34,6 +34,7 @@ INDICATORS = {
     'tasks_deferred': 2,
     'operator_tasks_planned': 1,
     'consolidation_migrations_planned': 1,
+    'collision_migrations_planned': 1,
     'actions_withheld_dry_run': 0,
     'predicted_overload_avoided': 42.5,
 }
