@@ -93,8 +93,13 @@ def test_json_has_quantiles_lull_and_action(audited, tmp_path):
     assert data['release_probability'] == pytest.approx(best, abs=1e-4)
     starts = [s['start'] for s in data['steps']]
     assert data['lull_window'][0] in starts
-    assert [a['uuid'] for a in data['actions']] == [audited['action']['uuid']]
-    action = data['actions'][0]
+    # Every planned action of that instance (a throttle comes with the
+    # unthrottle that lifts it), and only those.
+    assert audited['action']['uuid'] in [a['uuid'] for a in data['actions']]
+    assert {a['input_parameters']['resource_id']
+            for a in data['actions']} == {audited['instance']}
+    [action] = [a for a in data['actions']
+                if a['uuid'] == audited['action']['uuid']]
     assert action['input_parameters']['window_start'] == \
         audited['action']['input_parameters']['window_start']
     assert action['action_plan_state'] == 'RECOMMENDED'
