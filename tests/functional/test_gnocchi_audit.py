@@ -19,29 +19,19 @@ compute agent does; Watcher's own client configuration
 Watcher's loader with nothing injected but the cluster model.
 """
 
-import os
-import tempfile
 import unittest
 
-from oslo_config import cfg
-from watcher.decision_engine.loading import default as loading
 from watcher.tests.unit import base
 
+from tests.functional.fixtures import audit_case
 from tests.functional.fixtures import gnocchi as gnocchi_fixture
 from tests import traces
-from watcher_predictive.cmd import demo
-from watcher_predictive import conf as predictive_conf
-from watcher_predictive import exception
-from watcher_predictive.simulation import cluster
-from watcher_predictive.storage import api as storage
-from watcher_predictive.storage import migration
 from watcher_predictive.telemetry import trace
 
-CONF = cfg.CONF
-N_VMS = 20
+N_VMS = audit_case.AuditOnSource.N_VMS
 
 
-class TestAuditOnGnocchi(base.TestCase):
+class TestAuditOnGnocchi(audit_case.AuditOnSource, base.TestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -67,65 +57,9 @@ class TestAuditOnGnocchi(base.TestCase):
     def setUp(self):
         super().setUp()
         self.gnocchi.configure_watcher(timeout=10)
-        folder = tempfile.mkdtemp()
-        self.url = 'sqlite:///%s' % os.path.join(folder, 'watcher.sqlite')
-        CONF.set_override('connection', self.url, group='database')
-        predictive_conf.register_opts(CONF)
-        CONF.set_override('telemetry_source', 'gnocchi',
-                          group='watcher_predictive')
-        CONF.set_override('telemetry_timeout', 10,
-                          group='watcher_predictive')
-        migration.upgrade(self.url)
-        self.store = storage.Store(self.url)
-
-    def cluster_model(self):
-        """The loaded guests on three simulated hosts, under the uuids
-        Gnocchi knows them by.
-        """
-        uuids = {series: uuid for uuid, series in self.loaded.mapping.items()}
-        sim = cluster.build(self.shapes, n_hosts=3, host_vcpus=16,
-                            host_memory_mb=1024 * 1024, cpu_ratio=4.0,
-                            uuids=uuids)
-        return sim, demo._watcher_model(sim)
-
-    def strategy(self):
-        sim, model = self.cluster_model()
-        strategy = loading.DefaultStrategyLoader().load(
-            'predictive_anticipation')
-        strategy._compute_model = model
-        strategy.flavors = sim.flavors
-        strategy.clock = lambda: self.loaded.end
-        return strategy, sim
+        self.use_source('gnocchi')
 
     def test_profiles_and_plans_from_gnocchi(self):
-        strategy, sim = self.strategy()
-        self.assertEqual(N_VMS, len(sim.instances))
-        solution = strategy.execute(audit=None)
-        indicators = {i['name']: i['value']
-                      for i in solution.efficacy_indicators}
-        self.assertEqual(N_VMS, indicators['instances_profiled'])
-        self.assertEqual(0, indicators['instances_skipped_short_history'])
-        profile = strategy.last_profile
-        self.assertEqual(set(self.loaded.instance_ids),
-                         set(profile.profiled))
-        # The forecasts start where Gnocchi's history ends.
-        self.assertEqual(self.loaded.end, profile.forecasts['cpu'].start)
-        self.assertEqual(N_VMS, len(strategy.last_plan.release_probability))
-        # Every planned action passed its schema and names a real guest.
-        self.assertTrue(solution.actions)
-        uuids = set(self.loaded.instance_ids)
-        for action in solution.actions:
-            self.assertIn(action['input_parameters']['resource_id'], uuids)
-        stored = self.store.load_profiles(self.loaded.instance_ids)
-        self.assertEqual(uuids, set(stored))
-        self.assertEqual(self.loaded.end, next(iter(
-            stored.values())).history_end)
-
-        # The API stops: the next audit fails clearly and changes nothing.
-        versions = {u: r.version for u, r in stored.items()}
-        self.gnocchi.stop('api')
-        strategy, _ = self.strategy()
-        self.assertRaisesRegex(exception.TelemetryUnavailable, 'gnocchi',
-                               strategy.execute, None)
-        after = self.store.load_profiles(self.loaded.instance_ids)
-        self.assertEqual(versions, {u: r.version for u, r in after.items()})
+        # The API stops: the next audit fails naming Gnocchi.
+        self.check_audit_then_outage(lambda: self.gnocchi.stop('api'),
+                                     'gnocchi')

@@ -34,7 +34,6 @@ import pytest
 from tests.functional.fixtures import gnocchi as gnocchi_fixture
 from tests.functional.fixtures import prometheus as prometheus_fixture
 from tests.functional import test_gnocchi_source as gnocchi_tests
-from tests import traces
 from watcher_predictive import conf as predictive_conf
 from watcher_predictive import exception
 from watcher_predictive.storage import api as storage
@@ -42,22 +41,14 @@ from watcher_predictive.storage import migration
 from watcher_predictive import telemetry
 from watcher_predictive.telemetry import incremental
 from watcher_predictive.telemetry import prometheus
-from watcher_predictive.telemetry import trace
 
 N_VMS = gnocchi_tests.N_VMS
 DAYS = gnocchi_tests.DAYS
 STEP = gnocchi_tests.STEP
 MAX_GAP = gnocchi_tests.MAX_GAP
 assert_matches = gnocchi_tests.assert_matches
-
-
-@pytest.fixture(scope='module')
-def trace_history():
-    path = traces.trace_path()
-    if path is None:
-        pytest.skip(traces.missing_message())
-    hist, _ = trace.load_bitbrains(path, limit=N_VMS, step=STEP)
-    return gnocchi_fixture.history_window(hist, 4 * 288, DAYS * 288)
+# The same guests and days as the Gnocchi source's tests.
+trace_history = gnocchi_tests.trace_history
 
 
 @pytest.fixture(scope='module')
