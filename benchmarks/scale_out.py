@@ -163,6 +163,42 @@ def run_audit(coordinator, ids, end, days):
     return time.monotonic() - started, result
 
 
+def describe_split(coordinator, seconds, worker_cpu):
+    """Where the audit's wall time went, per worker, and its CPU split."""
+    lines = []
+    per_worker = {}
+    for shard in coordinator.last_shards:
+        here = per_worker.setdefault(shard['worker'], {
+            'shards': 0, 'busy': 0.0, 'queued': 0.0, 'last': 0.0})
+        here['shards'] += 1
+        here['queued'] += shard['seconds'].get('queued', (0.0, 0.0))[0]
+        here['busy'] += sum(wall for phase, (wall, _cpu)
+                            in shard['seconds'].items() if phase != 'queued')
+        here['last'] = max(here['last'], shard['answered'] or 0.0)
+    for worker, here in sorted(per_worker.items()):
+        lines.append(
+            '        %s: %d shard(s), busy %.1f s, queued behind its own '
+            'shards %.1f s, idle %.1f s of the %.1f s (last answer at %.1f '
+            's)' % (worker, here['shards'], here['busy'], here['queued'],
+                    max(0.0, seconds - here['busy']), seconds,
+                    here['last']))
+    phases = coordinator.last_seconds
+    cpu = {name: phases.get(name, (0.0, 0.0))[1] for name in
+           ('reuse', 'telemetry', 'profile', 'store', 'answer')}
+    # What the phases do not cover: RPC (decoding requests, encoding
+    # answers), the workers' idle threads.
+    rest = worker_cpu - sum(cpu.values())
+    total = max(worker_cpu, 1e-9)
+    lines.append(
+        '        worker CPU split: profiling %.1f s (%.0f %%), storing %.1f '
+        's (%.0f %%), telemetry %.1f s, reuse %.1f s, answer %.1f s, '
+        'other (RPC) %.1f s' % (
+            cpu['profile'], 100 * cpu['profile'] / total, cpu['store'],
+            100 * cpu['store'] / total, cpu['telemetry'], cpu['reuse'],
+            cpu['answer'], rest))
+    return '\n'.join(lines)
+
+
 def measure(n, n_workers, args, ctx):
     from oslo_config import cfg
     import oslo_messaging as messaging
@@ -223,6 +259,8 @@ def measure(n, n_workers, args, ctx):
                      rows[-1]['load_after'], ', '.join(
                          '%s %.1f/%.1f' % (name, wall, cpu) for name,
                          (wall, cpu) in coordinator.last_seconds.items())),
+                  file=sys.stderr, flush=True)
+            print(describe_split(coordinator, seconds, worker_cpu),
                   file=sys.stderr, flush=True)
     finally:
         stop.set()

@@ -24,6 +24,7 @@ so.
 """
 
 from concurrent import futures
+import time
 
 from oslo_log import log
 import oslo_messaging as messaging
@@ -61,7 +62,12 @@ class Coordinator:
         self.transport = transport
         self.last_seconds = {}
         """Of the last audit: phase -> [wall, CPU] seconds summed over the
-        shards (reuse, telemetry, profile, store, answer).
+        shards (queued, reuse, telemetry, profile, store, answer).
+        """
+        self.last_shards = []
+        """Of the last audit, per shard answered: its worker, instances,
+        when it was sent and answered (seconds since the audit began), and
+        its phases as the worker timed them.
         """
 
     @classmethod
@@ -118,9 +124,13 @@ class Coordinator:
             max_workers=min(self.concurrency, max(1, len(pieces))),
             thread_name_prefix='profiler-shard')
         pending = {}
+        began = time.monotonic()
+        sent = [None] * len(pieces)
+        answered = [None] * len(pieces)
 
         def send(index):
             sends[index] += 1
+            sent[index] = time.monotonic() - began
             future = pool.submit(self.client.profile_shard,
                                  request.with_instances(pieces[index]))
             pending[future] = index
@@ -137,6 +147,8 @@ class Coordinator:
                         future, pieces[index], sends[index])
                     if results[index] is None:
                         send(index)
+                    else:
+                        answered[index] = time.monotonic() - began
         finally:
             # Calls still waiting time out on their own; nobody waits for
             # them once the audit has failed.
@@ -146,6 +158,12 @@ class Coordinator:
             workers[result.get('worker')] = workers.get(
                 result.get('worker'), 0) + len(result['instances'])
         self.last_seconds = shard_mod.phase_seconds(results)
+        self.last_shards = [
+            {'worker': result.get('worker'),
+             'instances': len(pieces[index]), 'sent': sent[index],
+             'answered': answered[index],
+             'seconds': result.get('seconds') or {}}
+            for index, result in enumerate(results)]
         LOG.info('Profiled %d instances in %d shards (%d sends) on workers '
                  '%s: %d profiled now, %d fresh profiles reused; worker '
                  'seconds (wall, CPU) %s', len(request.instance_ids),

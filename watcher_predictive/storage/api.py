@@ -178,7 +178,7 @@ class Store(tasks.TaskQueries, learning_store.LearningStore,
                     for row in rows:
                         found[row.instance_uuid] = ProfileRecord(
                             instance_uuid=row.instance_uuid,
-                            state=json.loads(row.state),
+                            state=records.loads_state(row.state),
                             history_end=int(row.history_end),
                             version=int(row.version))
         return found

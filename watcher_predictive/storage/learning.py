@@ -15,7 +15,6 @@ the operator's commands. Mixed into ``api.Store`` (same engine, same
 error handling).
 """
 
-import json
 import time
 
 from oslo_log import log
@@ -49,7 +48,7 @@ class LearningStore:
             with self._engine.connect() as conn:
                 return [records.ProfileRecord(
                     instance_uuid=row.instance_uuid,
-                    state=json.loads(row.state),
+                    state=records.loads_state(row.state),
                     history_end=int(row.history_end),
                     version=int(row.version))
                     for row in conn.execute(sa.select(

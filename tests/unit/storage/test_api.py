@@ -82,8 +82,59 @@ def test_numpy_values_are_stored_as_json(store, db_path):
         'version': 1, 'weights': [0.25, 0.75], 'order': 3}
     # Sorted keys: the stored text is stable.
     assert rows(db_path, 'SELECT state FROM predictive_profile') == [
-        ('{"order": 3, "version": 1, "weights": [0.25, 0.75]}',)]
+        ('{"order":3,"version":1,"weights":[0.25,0.75]}',)]
     assert store.latest_forecasts()[0].issued_at == 600
+
+
+def test_long_float_lists_are_packed_and_read_back_exactly(store, db_path):
+    rng = np.random.default_rng(3)
+    slots = rng.normal(size=288).tolist()
+    slots[:5] = [float('nan'), float('inf'), -float('inf'), -0.0, 5e-324]
+    state = {'version': 1, 'slots': slots,
+             'array': rng.random(40),                  # numpy, packed too
+             'nested': [[1.5] * 20, [2.5] * 20],
+             'counts': list(range(100)),               # ints: plain JSON
+             'flags': [True] * 30,
+             'mixed': [1.0] * 19 + [2],                # not only floats
+             'short': [0.1, 0.2]}
+    store.save_audit('a', [api.ProfileUpdate(I1, state, 60, None)], [])
+    (text,), = rows(db_path, 'SELECT state FROM predictive_profile')
+    assert text.count('"__array__":1') == 4
+    assert repr(slots[10]) not in text
+    loaded = store.load_profiles([I1])[I1].state
+    want = dict(state, array=state['array'].tolist())
+    # repr: NaN compares unequal to itself, -0.0 equal to 0.0.
+    assert repr(sorted(loaded.items())) == repr(sorted(want.items()))
+    assert [type(x) for x in loaded['counts']] == [int] * 100
+    assert store.all_profiles()[0].state['nested'] == state['nested']
+
+
+def test_states_stored_before_packing_still_load(store, db_path):
+    store.save_audit('a', [api.ProfileUpdate(I1, {'version': 1}, 60, None)],
+                     [])
+    old = '{"slots": [0.5, NaN, 1e-05], "version": 1}'
+    with sqlite3.connect(db_path) as conn:
+        conn.execute('UPDATE predictive_profile SET state = ?', (old,))
+    loaded = store.load_profiles([I1])[I1].state
+    assert loaded['slots'][0] == 0.5 and loaded['slots'][2] == 1e-05
+    assert np.isnan(loaded['slots'][1]) and loaded['version'] == 1
+
+
+def test_packed_array_of_unknown_version_is_refused(store, db_path):
+    store.save_audit('a', [api.ProfileUpdate(I1, {'version': 1}, 60, None)],
+                     [])
+    newer = '{"slots":{"__array__":2,"dtype":"<f2","data":"AAA="}}'
+    with sqlite3.connect(db_path) as conn:
+        conn.execute('UPDATE predictive_profile SET state = ?', (newer,))
+    with pytest.raises(exception.StorageError,
+                       match=r"packed array of version 2 and dtype '<f2'"):
+        store.load_profiles([I1])
+
+
+def test_state_using_the_packing_key_is_refused(store):
+    with pytest.raises(exception.StorageError, match='__array__'):
+        store.save_audit('a', [api.ProfileUpdate(
+            I1, {'version': 1, 'x': {'__array__': 1}}, 60, None)], [])
 
 
 def test_forecasts_round_trip(store):
