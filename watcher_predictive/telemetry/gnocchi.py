@@ -24,19 +24,25 @@ Ceilometer's compute agent writes, per instance:
 One ``POST /v1/aggregates`` per resource type reads every metric of a batch
 of instances: the search ``{"in": {<id attribute>: [...]}}`` selects the
 resources, ``groupby`` the id attribute returns them per instance, and the
-operations ``(metric (cpu rate:mean) (cpu mean) (memory.usage mean))`` return
-every series of every resource found. So a fetch costs three requests per
+operations ``(metric (cpu rate:mean) (memory.usage mean))`` return every
+series of every resource found. So a fetch costs three requests per
 ``gnocchi_batch_size`` instances.
 
-A counter is read through ``rate:mean`` (its increase since the previous
-sample, per bucket). The increase is divided by the time since the previous
-bucket holding a sample, found in the counter's ``mean`` buckets: one
+A counter is read through ``rate:mean`` alone (its increase since the
+previous sample, per bucket). Every bucket holding a sample has a
+``rate:mean`` point but the counter's very first one, so the increase is
+divided by the time since the previous ``rate:mean`` bucket: one
 granularity in the usual case of one poll per bucket, the whole gap after
-missed polls. This assumes the polling interval is not shorter than the
-granularity (Ceilometer polls every 300 s by default; its ``-low`` policies
-keep 5-minute buckets). Where the archive policy has no ``rate:mean`` the
-``mean`` of the counter is differentiated instead. Either way, counter
-resets and gaps longer than ``max_gap`` give NaN (see ``grid``).
+missed polls. The first point read of a series has no known previous
+bucket and gives NaN: reading from ``max_gap`` before the window, that
+loses one bucket of a counter that began inside the window, and nothing
+otherwise (the counter's ``mean``, which would date its first sample,
+would double what is parsed). This assumes the polling interval is not
+shorter than the granularity (Ceilometer polls every 300 s by default; its
+``-low`` policies keep 5-minute buckets). Where the archive policy has no
+``rate:mean`` the ``mean`` of the counter is differentiated instead. Either
+way, counter resets and gaps longer than ``max_gap`` give NaN (see
+``grid``).
 """
 
 import dataclasses
@@ -240,11 +246,12 @@ class GnocchiSource(base.TelemetrySource):
                                      mean_times, mean_values * meter.scale))
             return
         if 'rate:mean' in aggregates:
+            # The buckets holding a sample are the rate's own (see above).
             times, deltas = aggregates['rate:mean']
             collector.deltas.append((np.full(times.size, series), times,
                                      deltas * meter.scale))
-            collector.samples.append((np.full(mean_times.size, series),
-                                      mean_times, mean_times))
+            collector.samples.append((np.full(times.size, series), times,
+                                      times))
         else:
             collector.counters.append((np.full(mean_times.size, series),
                                        mean_times, mean_values * meter.scale))
@@ -290,9 +297,8 @@ class GnocchiSource(base.TelemetrySource):
     def _aggregates(self, kind, meters, with_rate, ids, start, stop):
         operations = ['metric']
         for meter in meters:
-            if meter.cumulative and with_rate:
-                operations.append([meter.metric, 'rate:mean'])
-            operations.append([meter.metric, 'mean'])
+            operations.append([meter.metric, 'rate:mean'
+                               if meter.cumulative and with_rate else 'mean'])
         query = urllib.parse.urlencode({
             'start': _iso(start), 'stop': _iso(stop), 'fill': 'dropna',
             'groupby': kind.instance_attribute})

@@ -172,10 +172,11 @@ def delta_rates(series, timestamps, deltas, sample_series, sample_timestamps,
     each point is the increase since the previous sample, stamped at the
     start of the bucket holding the later sample. Its elapsed time is the
     distance to the previous bucket that holds a sample at all, given by
-    the ``sample_*`` arrays (the buckets of the counter's ``mean``
-    aggregate), so that a bucket after missed polls is divided by the whole
-    gap. A point with no earlier sample, an interval longer than
-    ``max_gap`` and a negative difference (counter reset) give NaN.
+    the ``sample_*`` arrays (the buckets holding a sample: those of the
+    ``rate:mean`` points themselves, or of the counter's ``mean``), so that
+    a bucket after missed polls is divided by the whole gap. A point with
+    no earlier sample, an interval longer than ``max_gap`` and a negative
+    difference (counter reset) give NaN.
 
     :returns: ``(series, timestamps, rates)`` in long form
     """
