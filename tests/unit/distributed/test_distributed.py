@@ -141,7 +141,18 @@ def test_two_workers_give_what_one_process_gives(history, store, db,
         workers.start(rpcapi.ProfilerEndpoint(
             shard_profiler(history, store, name)), name)
     request = request_for(history)
-    result = make_coordinator(workers).profile(request)
+    coordinator_ = make_coordinator(workers)
+    result = coordinator_.profile(request)
+    # The timeline of the shards: every one answered by a worker, after it
+    # was sent, with the phases the worker timed.
+    pieces = shard.shards(history.instance_ids, 4, at_least=2)
+    assert [s['instances'] for s in coordinator_.last_shards] == [
+        len(piece) for piece in pieces]
+    for sent in coordinator_.last_shards:
+        assert sent['worker'] in ('w1', 'w2')
+        assert 0 <= sent['sent'] <= sent['answered']
+        assert {'queued', 'reuse', 'telemetry', 'profile', 'store',
+                'answer'} <= set(sent['seconds'])
 
     # The profiler pools some of its calibration over the instances it is
     # given, so each shard is compared with the same shard profiled here.
@@ -197,6 +208,24 @@ def test_concurrent_duplicates_store_one_profile(history, store, db):
     versions, forecasts = counts(db)
     assert versions == {uuid_: 1 for uuid_ in request.instance_ids}
     assert forecasts == 4 * 4
+
+
+def test_a_shard_sent_to_a_busy_worker_waits_its_turn(history, store):
+    one = shard_profiler(history, store)
+    requests = [request_for(history, history.instance_ids[:4]),
+                request_for(history, history.instance_ids[4:8])]
+    results = [None, None]
+
+    def run(i):
+        results[i] = one.profile(requests[i])
+    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # One shard at a time: whichever came second waited for the other.
+    assert max(r['seconds']['queued'][0] for r in results) > 0
+    assert all(r['profiled_now'] == 4 for r in results)
 
 
 def test_a_fresh_profile_is_reused_shifted_and_an_old_one_redone(
