@@ -37,6 +37,26 @@ LEARNING_OPTS = [
                      'refitted one with its gate), the ensemble is '
                      'refitted at every audit and only the weights and '
                      'calibration on top of it are learned.'),
+    cfg.FloatOpt('learning_gate',
+                 default=0.0, min=0, max=10,
+                 help='Number of standard errors (0 to 10) by which a '
+                      'member\'s median, or the learned mixture of the '
+                      'members, must have beaten the profiler\'s median '
+                      'on an instance, over the forecasts of earlier '
+                      'audits scored once their time came, before that '
+                      'instance\'s forecast follows it; otherwise it '
+                      'follows the profiler\'s median.'),
+    cfg.FloatOpt('learning_gate_discount',
+                 default=0.99, min=0.5, max=1,
+                 help='Weight (0.5 to 1) kept by a past scored forecast '
+                      'at each newer one in the choice above, so that a '
+                      'change of behaviour is followed (0.99: about 100 '
+                      'scorings, four days of hourly audits).'),
+    cfg.IntOpt('learning_gate_min_scorings',
+               default=24, min=1, max=10000,
+               help='Scored forecasts of an instance (1 to 10000) before '
+                    'its forecast may follow another median than the '
+                    'profiler\'s.'),
     cfg.FloatOpt('learning_rate',
                  default=0.5, min=0, max=100,
                  help='Step of the exponentiated gradient that learns the '
