@@ -46,17 +46,18 @@ LEARNING_OPTS = [
                       'audits scored once their time came, before that '
                       'instance\'s forecast follows it; otherwise it '
                       'follows the profiler\'s median.'),
-    cfg.FloatOpt('learning_gate_discount',
-                 default=0.99, min=0.5, max=1,
-                 help='Weight (0.5 to 1) kept by a past scored forecast '
-                      'at each newer one in the choice above, so that a '
-                      'change of behaviour is followed (0.99: about 100 '
-                      'scorings, four days of hourly audits).'),
+    cfg.IntOpt('learning_gate_memory',
+               default=100, min=1, max=10000,
+               help='Number of scored forecasts (1 to 10000) the choice '
+                    'above remembers: each past one keeps a weight of '
+                    '1 - 1/memory per newer one, so that a change of '
+                    'behaviour is followed (100: about four days of '
+                    'hourly audits).'),
     cfg.IntOpt('learning_gate_min_scorings',
                default=24, min=1, max=10000,
-               help='Scored forecasts of an instance (1 to 10000) before '
-                    'its forecast may follow another median than the '
-                    'profiler\'s.'),
+               help='Number of scored forecasts of an instance (1 to '
+                    '10000) before its forecast may follow another median '
+                    'than the profiler\'s.'),
     cfg.FloatOpt('learning_rate',
                  default=0.5, min=0, max=100,
                  help='Step of the exponentiated gradient that learns the '

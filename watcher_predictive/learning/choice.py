@@ -34,6 +34,15 @@ better than the reference (``gate`` standard errors, over at
 least ``gate_min_scorings`` scorings, discounted by ``gate_discount`` per
 scoring so that a change of behaviour is followed); otherwise the
 reference, so that noise in the scores cannot make the median worse.
+The choice applies where the ensemble's own gate chose, that is where it
+scored the instance within its window; elsewhere (a window too short to
+keep a validation part) its forecast is its members' mean, which the
+learned weights re-weight.
+
+Settings (``gate`` 0 as the ensemble's own gate, discount 0.99, 24
+scorings, one choice per instance rather than per step) chosen on the
+Bitbrains month replay of VMs 21 to 40 and 41 to 60
+(``benchmarks/learning_replay.py``).
 """
 
 import numpy as np
@@ -74,16 +83,7 @@ def observe(options, res, entry, truth, scale):
     seen = ~np.isnan(truth)
     if not seen.any():
         return
-    if options.gate_loss == 'pinball':
-        # Each candidate's median with the profiler's spread around it,
-        # as it would have been issued (before calibration).
-        spread = np.asarray(entry['refit'], float)
-        spread = spread - spread[:, median][:, None]
-        quantiles = np.maximum(medians[:, :, None] + spread[None], 0.0)
-        loss = scoring.pinball_loss(truth[None], quantiles,
-                                    entry['levels']) / max(scale, 1e-6)
-    else:
-        loss = np.abs(truth[None] - medians) / max(scale, 1e-6)
+    loss = np.abs(truth[None] - medians) / max(scale, 1e-6)
     loss[:, ~seen] = 0.0
     loss[np.isnan(loss)] = 0.0
     steps = truth.size
@@ -105,6 +105,33 @@ def chosen(options, res, members, h):
     gate = _gate(options, names, stored['steps'], stored)
     choice = gate.choice()[0]
     return choice[np.minimum(np.arange(h), choice.size - 1)]
+
+
+def medians(options, model, own, steps, learned_w, member_medians,
+            reference, states, ids, resource):
+    """The medians (instances, h) the learned forecasts follow, and the
+    learned mixture's (a candidate, remembered for scoring).
+
+    :param model: the ensemble that forecast (its ``mixture_`` and, per
+        instance, whether its own gate chose: ``scored_instances_``)
+    :param own: its rows of the instances ``ids``
+    :param steps: its horizon step of each forecast step
+    :param learned_w: (instances, members) learned weights
+    :param member_medians: (members, instances, h)
+    :param reference: (instances, h) the profiler's median re-weighted
+    """
+    weights = getattr(model, 'mixture_', model.weights_)[own][:, steps] * \
+        learned_w[:, None, :]
+    weights /= weights.sum(axis=2, keepdims=True)
+    mixture = np.einsum('nhk,knh->nh', weights, member_medians)
+    # Only where the ensemble's own gate chose (it scored the instance in
+    # its window); elsewhere its forecast is its members' mean, which the
+    # learned weights re-weight.
+    scored = getattr(model, 'scored_instances_', None)
+    chose = np.ones(len(ids), dtype=bool) if scored is None else \
+        np.asarray(scored)[own] > 0
+    return follow(options, states, ids, resource, model.member_names,
+                  reference, member_medians, mixture, chose), mixture
 
 
 def follow(options, states, ids, resource, members, reference, members_med,

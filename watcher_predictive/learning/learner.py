@@ -74,9 +74,6 @@ class Options:
     gate_discount: float = 0.99
     gate_min_scorings: int = 24
     gate_by_step: bool = False
-    gate_loss: str = 'absolute'
-    """What the choice compares: 'absolute' (error of the median) or
-    'pinball' (of the median with the profiler's spread around it)."""
 
 
 @dataclasses.dataclass
@@ -349,24 +346,13 @@ class Learner:
         quantiles = forecast.quantiles[rows].copy()
         gated = self.options.gate is not None
         if gated:
-            # The candidates of the learned choice: the above (the
-            # ensemble's weights, those its own gate chose, times the
-            # learned ones), the members and their learned mixture.
+            # The learned choice (``choice``) among this median, the
+            # members' and their learned mixture.
             reference = combined
-            weights = getattr(model, 'mixture_', model.weights_)[own][
-                :, steps] * learned_w[:, None, :]
-            weights /= weights.sum(axis=2, keepdims=True)
-            mixture = np.einsum('nhk,knh->nh', weights, medians)
-            # Only where the ensemble's own gate chose (it scored the
-            # instance in its window); elsewhere its forecast is its
-            # members' mean, which the learned weights re-weight.
-            scored = getattr(model, 'scored_instances_', None)
-            chose = np.ones(rows.size, dtype=bool) if scored is None \
-                else np.asarray(scored)[own] > 0
-            combined = choice.follow(
-                self.options, states,
-                [forecast.instance_ids[i] for i in rows], forecast.resource,
-                names, reference, medians, mixture, chose)
+            combined, mixture = choice.medians(
+                self.options, model, own, steps, learned_w, medians,
+                reference, states,
+                [forecast.instance_ids[i] for i in rows], forecast.resource)
         # The whole distribution moves with its median.
         quantiles += (combined - quantiles[:, :, median])[:, :, None]
         calibrate_spread(quantiles, levels, calibration)

@@ -37,7 +37,7 @@ def options_from_config(conf):
         enabled=group.learning_enabled,
         warm_start=group.learning_warm_start,
         gate=group.learning_gate,
-        gate_discount=group.learning_gate_discount,
+        gate_discount=1.0 - 1.0 / group.learning_gate_memory,
         gate_min_scorings=group.learning_gate_min_scorings)
 
 

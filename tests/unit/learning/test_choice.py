@@ -16,6 +16,9 @@ import numpy as np
 
 from watcher_predictive.learning import choice
 from watcher_predictive.learning import learner as learner_mod
+from watcher_predictive.learning import replay
+from watcher_predictive.profiler import engine
+from watcher_predictive.profiler import history as history_mod
 
 MEMBERS = ['last_value', 'ema']
 LEVELS = [0.1, 0.5, 0.9]
@@ -58,8 +61,11 @@ def test_follows_a_member_only_once_it_is_significantly_better():
     assert medians.tolist() == [[3.0] * H]
 
 
-def test_keeps_the_profilers_median_when_nothing_is_better():
-    options = learner_mod.Options()
+def test_keeps_the_reference_when_nothing_is_significantly_better():
+    # At gate 0 (the default) the lowest discounted mean error is
+    # followed, noise included; 2 standard errors leave it to chance
+    # about once in 40.
+    options = learner_mod.Options(gate=2.0)
     res = learn(options, [1.0, 1.0, 1.0, 1.0], np.random.default_rng(2), 200)
     assert list(choice.chosen(options, res, MEMBERS, H)) == [0] * H
     # Another set of members starts the choice again.
@@ -71,3 +77,37 @@ def test_disabled_gate_learns_and_chooses_nothing():
     res = learn(options, [1.0, 0.1, 1.0, 1.0], np.random.default_rng(3), 60)
     assert res == {}
     assert list(choice.chosen(options, res, MEMBERS, H)) == [0] * H
+
+
+def test_the_learner_keeps_the_choice_in_its_state():
+    rng = np.random.default_rng(4)
+    step, day = 300, 288
+    n = 3 * day + 48
+    cpu = np.clip(np.stack([
+        1 + np.cumsum(rng.normal(0, 0.05, n)),
+        0.5 + 0.3 * np.sin(2 * np.pi * np.arange(n) / day) +
+        rng.normal(0, 0.02, n)]), 0, None)
+    history = history_mod.History(('a', 'b'), 1_700_006_400, step,
+                                  {'cpu': cpu})
+    learner = learner_mod.Learner()
+    stored, issued = {}, []
+    for end in (3 * day, 3 * day + 12, 3 * day + 24):
+        seen = replay.window(history, end, 3, ('cpu',))
+        result = engine.Profiler(markov_resources=('cpu',)).profile(seen, 12)
+        outcome = learner.learn(seen, result, stored, issued, seen.end)
+        stored = json.loads(json.dumps(outcome.states))
+        fc = result.forecasts['cpu']
+        for i, uuid in enumerate(fc.instance_ids):
+            issued.append(replay.Issued(uuid, 'cpu', 'ensemble', seen.end,
+                                        fc.start, fc.step,
+                                        fc.levels.tolist(),
+                                        fc.quantiles[i].tolist()))
+    res = stored['a']['resources']['cpu']
+    # Two audits' forecasts came due: two scorings of every candidate.
+    assert res['gate']['candidates'] == choice.candidates(
+        res['pending'][-1]['members'])
+    assert res['gate']['state']['scorings'] == [2]
+    assert {choice.REFERENCE, choice.MIXTURE} <= set(res['pending'][-1])
+    # Too few scorings yet: the forecast follows the reference.
+    assert list(choice.chosen(learner.options, res,
+                              res['pending'][-1]['members'], 12)) == [0] * 12
