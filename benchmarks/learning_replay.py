@@ -24,11 +24,13 @@ never judged.
 """
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
 
 from watcher_predictive.cmd import demo
+from watcher_predictive.learning import learner
 from watcher_predictive.learning import replay
 from watcher_predictive.telemetry import trace
 
@@ -57,7 +59,8 @@ def week_figures(audits):
     return out
 
 
-def month(path, instances, days, history_days, resources, skip=0):
+def month(path, instances, days, history_days, resources, skip=0,
+          options=None):
     history, flavors = trace.load_bitbrains(path, limit=skip + instances)
     history = history.select(history.instance_ids[skip:])
     steps_per_hour = 3600 // history.step
@@ -75,7 +78,7 @@ def month(path, instances, days, history_days, resources, skip=0):
 
     audits = replay.replay(history, first, last, history_days=history_days,
                            lull_thresholds=thresholds, resources=resources,
-                           on_audit=progress)
+                           on_audit=progress, options=options)
     figures = week_figures(audits)
     figures['instances'] = len(history.instance_ids)
     figures['history_days'] = history_days
@@ -87,7 +90,7 @@ def month(path, instances, days, history_days, resources, skip=0):
 
 
 def change_of_behaviour(path, pairs, history_days, resources,
-                        days_after=4):
+                        days_after=4, options=None):
     history, _ = trace.load_bitbrains(path, limit=2 * pairs)
     ids = history.instance_ids
     switch = 9 * 86400 // history.step
@@ -97,7 +100,7 @@ def change_of_behaviour(path, pairs, history_days, resources,
         audits = replay.replay(series, switch - 2 * 288,
                                switch + days_after * 288,
                                history_days=history_days,
-                               resources=resources)
+                               resources=resources, options=options)
         switch_time = series.start + switch * series.step
         hours, level = replay.recovery_hours(audits, switch_time)
         off_hours, _ = replay.recovery_hours(audits, switch_time,
@@ -128,6 +131,11 @@ def main(argv=None):
     parser.add_argument('--resources', default='cpu,memory',
                         help='Resources profiled (default cpu,memory; '
                              'the Markov chain is over them).')
+    parser.add_argument('--option', action='append', default=[],
+                        metavar='NAME=VALUE',
+                        help='A learning option (a field of '
+                             'learning.learner.Options, VALUE in JSON, '
+                             'e.g. gate=null), repeatable.')
     parser.add_argument('--skip-month', action='store_true')
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args(argv)
@@ -135,11 +143,14 @@ def main(argv=None):
     if args.trace is None:
         parser.error('no Bitbrains trace found; give --trace')
     resources = tuple(args.resources.split(','))
+    options = learner.Options(**dict(
+        parse_option(parser, text) for text in args.option))
     out = {'month': None if args.skip_month else month(
         args.trace, args.instances, args.days, args.history_days, resources,
-        args.skip),
+        args.skip, options),
         'change_of_behaviour': change_of_behaviour(
-            args.trace, args.pairs, args.history_days, resources)
+            args.trace, args.pairs, args.history_days, resources,
+            options=options)
         if args.pairs > 0 else []}
     if args.json:
         print(json.dumps(out, indent=2, sort_keys=True))
@@ -148,6 +159,19 @@ def main(argv=None):
         print_month(out['month'])
     print_changes(out['change_of_behaviour'])
     return 0
+
+
+def parse_option(parser, text):
+    name, _, value = text.partition('=')
+    fields = {f.name for f in dataclasses.fields(learner.Options)}
+    if name not in fields:
+        parser.error('unknown learning option %r in --option %r; one of %s'
+                     % (name, text, ', '.join(sorted(fields))))
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        parser.error('--option %r: the value must be JSON (e.g. 1.0, true, '
+                     'null)' % text)
 
 
 def print_month(m):

@@ -37,6 +37,27 @@ LEARNING_OPTS = [
                      'refitted one with its gate), the ensemble is '
                      'refitted at every audit and only the weights and '
                      'calibration on top of it are learned.'),
+    cfg.FloatOpt('learning_gate',
+                 default=0.0, min=0, max=10,
+                 help='Number of standard errors (0 to 10) by which a '
+                      'member\'s median, or the learned mixture of the '
+                      'members, must have beaten the profiler\'s median '
+                      'on an instance, over the forecasts of earlier '
+                      'audits scored once their time came, before that '
+                      'instance\'s forecast follows it; otherwise it '
+                      'follows the profiler\'s median.'),
+    cfg.IntOpt('learning_gate_memory',
+               default=100, min=1, max=10000,
+               help='Number of scored forecasts (1 to 10000) the choice '
+                    'above remembers: each past one keeps a weight of '
+                    '1 - 1/memory per newer one, so that a change of '
+                    'behaviour is followed (100: about four days of '
+                    'hourly audits).'),
+    cfg.IntOpt('learning_gate_min_scorings',
+               default=24, min=1, max=10000,
+               help='Number of scored forecasts of an instance (1 to '
+                    '10000) before its forecast may follow another median '
+                    'than the profiler\'s.'),
     cfg.FloatOpt('learning_rate',
                  default=0.5, min=0, max=100,
                  help='Step of the exponentiated gradient that learns the '

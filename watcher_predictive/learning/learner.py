@@ -39,6 +39,7 @@ import numpy as np
 
 from watcher_predictive.learning import adjust
 from watcher_predictive.learning import arima_control
+from watcher_predictive.learning import choice
 from watcher_predictive.learning import markov_online
 from watcher_predictive.learning import scoring
 from watcher_predictive.learning import state as state_mod
@@ -65,6 +66,14 @@ class Options:
     warm_start: bool = False
     """Continue each instance's stored ensemble rather than use the
     profiler's fit of the window alone (``warm``)."""
+    gate: float = 0.0
+    """Standard errors by which a candidate median (a member, the
+    learned mixture) must have beaten the re-weighted profiler's median,
+    out of sample, before an instance follows it (``choice``); None:
+    always the re-weighted profiler's median."""
+    gate_discount: float = 0.99
+    gate_min_scorings: int = 24
+    gate_by_step: bool = False
 
 
 @dataclasses.dataclass
@@ -242,6 +251,10 @@ class Learner:
         weights /= weights.sum()
         scale = res['scale'] if res['scale'] else float(
             np.nanmean(np.abs(truth - combined)) or 1.0)
+        choice.observe(opts, res, entry, truth, scale)
+        if choice.MIXTURE in entry:
+            # The learned weights are those of the mixture.
+            combined = np.asarray(entry[choice.MIXTURE], float)
         new = adjust.eg_step(weights, quantiles[:, :, median], combined,
                              truth, scale, opts.learning_rate, opts.share)
         res['weights'] = dict(zip(entry['members'],
@@ -331,6 +344,15 @@ class Learner:
         weights /= weights.sum(axis=2, keepdims=True)
         combined = np.einsum('nhk,knh->nh', weights, medians)
         quantiles = forecast.quantiles[rows].copy()
+        gated = self.options.gate is not None
+        if gated:
+            # The learned choice (``choice``) among this median, the
+            # members' and their learned mixture.
+            reference = combined
+            combined, mixture = choice.medians(
+                self.options, model, own, steps, learned_w, medians,
+                reference, states,
+                [forecast.instance_ids[i] for i in rows], forecast.resource)
         # The whole distribution moves with its median.
         quantiles += (combined - quantiles[:, :, median])[:, :, None]
         calibrate_spread(quantiles, levels, calibration)
@@ -345,6 +367,11 @@ class Learner:
                 'quantiles': member_q[:, j].round(6).tolist(),
                 'refit': fresh[i].round(6).tolist(),
                 'combined': quantiles[j, :, median].round(6).tolist()}
+            if gated:
+                entry = contributions[forecast.instance_ids[i]]['pending'][
+                    forecast.resource]
+                entry[choice.REFERENCE] = reference[j].round(6).tolist()
+                entry[choice.MIXTURE] = mixture[j].round(6).tolist()
 
     # -- merge -------------------------------------------------------------
 

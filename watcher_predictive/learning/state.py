@@ -24,7 +24,12 @@ errors cannot both store what they learned. Layout::
          "scored_until": issued_at of the last scored ensemble forecast,
          "errors": {model: {"fast", "slow", "count"}},  # scaled pinball
          "pending": [{issued_at, start, step, levels, members,
-                      quantiles (members x steps x levels), combined}],
+                      quantiles (members x steps x levels), combined,
+                      reference, mixture (steps: the candidates of
+                      the learned choice)}],
+         "gate": {"candidates", "steps", "by_step",
+                  "state": the choice's discounted error differences
+                  (``choice``)},
          "arima": {"row", "end", "estimated_at", "reselections",
                    "drift"},
          "model": the instance's ensemble state (``warm``)}},

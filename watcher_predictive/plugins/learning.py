@@ -35,7 +35,10 @@ def options_from_config(conf):
         drift_tolerance=group.drift_tolerance,
         arima_max_age=group.arima_max_age,
         enabled=group.learning_enabled,
-        warm_start=group.learning_warm_start)
+        warm_start=group.learning_warm_start,
+        gate=group.learning_gate,
+        gate_discount=1.0 - 1.0 / group.learning_gate_memory,
+        gate_min_scorings=group.learning_gate_min_scorings)
 
 
 def stored_learning(stored):

@@ -306,6 +306,13 @@ class Ensemble(base.ForecastModel):
         return np.moveaxis(self._weights, 0, 2)
 
     @property
+    def mixture_(self):
+        """The mixture's weights (instances, horizon steps, members),
+        whatever the gate chose.
+        """
+        return np.moveaxis(self._mix, 0, 2)
+
+    @property
     def loss_(self):
         """Discounted losses (instances, horizon steps, members)."""
         return np.moveaxis(self._loss, 0, 2)
