@@ -76,15 +76,30 @@ class RunningModel(base.ForecastModel):
             raise exception.InvalidParameter(
                 name='step', value=step,
                 reason='the step must divide a day (86400 s) evenly')
+        self._start(y.shape[0], start, step)
+        return self.update(y)
+
+    def fit_steps(self, values, seen, start, step):
+        """:meth:`fit` on step-major ``values`` (steps, instances), C
+        ordered, and their non-NaN mask ``seen``: several models learning
+        the same history share one transposed copy of it.
+        """
+        if step <= 0 or DAY % step:
+            raise exception.InvalidParameter(
+                name='step', value=step,
+                reason='the step must divide a day (86400 s) evenly')
+        self._start(values.shape[1], start, step)
+        self.replay_steps(values, seen)
+        return self
+
+    def _start(self, n, start, step):
         self.step_ = int(step)
         self.end_ = int(start)
-        n = y.shape[0]
         self.observed_ = np.zeros(n, dtype=int)
         self.error_scale_ = np.zeros(n)
         self.errors_seen_ = np.zeros(n, dtype=int)
         self._init(n)
         self.fallback_ = np.ones(n, dtype=bool)
-        return self.update(y)
 
     def update(self, y_new):
         self.replay(y_new)
@@ -102,7 +117,26 @@ class RunningModel(base.ForecastModel):
                 reason='expected (%d instances, steps)' % self.observed_.size)
         # Step-major: every step is one contiguous row.
         values = np.ascontiguousarray(y_new.T)
-        seen = ~np.isnan(values)
+        return self.replay_steps(values, ~np.isnan(values)).T
+
+    def update_steps(self, values, seen):
+        """:meth:`update` with step-major ``values`` (steps, instances), C
+        ordered, and their non-NaN mask ``seen``; see :meth:`fit_steps`.
+        """
+        self.replay_steps(values, seen)
+        return self
+
+    def replay_steps(self, values, seen):
+        """:meth:`replay` of step-major ``values`` and their mask; the
+        forecasts are step-major too. Neither array is modified (the
+        values are kept until their errors are weighed).
+        """
+        self._check_fitted()
+        if values.ndim != 2 or values.shape[1] != self.observed_.size:
+            raise exception.InvalidParameter(
+                name='values', value=values.shape,
+                reason='expected (steps, %d instances)' %
+                       self.observed_.size)
         forecasts = self._forecasts(values, seen)
         # The error scale is brought up to date by blocks of a day: the
         # ensemble replays its validation days an hour at a time, and
@@ -114,7 +148,7 @@ class RunningModel(base.ForecastModel):
         self.observed_ += seen.sum(axis=0)
         self.end_ += values.shape[0] * self.step_
         self.fallback_ = self.observed_ < self.MIN_OBSERVED
-        return forecasts.T
+        return forecasts
 
     def _forecasts(self, values, seen):
         """Learn ``values`` (steps, instances), the first at ``end_``, and

@@ -156,26 +156,18 @@ class SlotRecursion:
         self.weekday_seen[weekday] = offset_seen
 
 
-def forward_fill(values, seen, initial, block=288):
+def forward_fill(values, seen, initial):
     """Per column of ``values`` (steps, instances), the last value where
     ``seen`` strictly before each step, ``initial`` before the first.
 
     Returns it and the last value seen up to the end (the next
-    ``initial``). Done by blocks of ``block`` steps, which bounds the
-    temporaries.
+    ``initial``). One step at a time: each step is one contiguous row,
+    copied where it was seen, so the work stays in the caches (index
+    tables over many steps cost several passes over memory).
     """
     out = np.empty_like(values)
-    carry = np.asarray(initial, dtype=values.dtype)
-    for begin in range(0, values.shape[0], block):
-        rows = slice(begin, begin + block)
-        part, mask = values[rows], seen[rows]
-        m = part.shape[0]
-        index = np.where(mask, np.arange(1, m + 1)[:, None], 0)
-        np.maximum.accumulate(index, axis=0, out=index)
-        # Strictly before: shift down one step.
-        index[1:] = index[:-1].copy()
-        index[0] = 0
-        table = np.concatenate([carry[None], part])
-        out[rows] = np.take_along_axis(table, index, axis=0)
-        carry = np.where(mask[-1], part[-1], out[rows][-1])
+    carry = np.array(initial, dtype=values.dtype)
+    for k in range(values.shape[0]):
+        out[k] = carry
+        np.copyto(carry, values[k], where=seen[k])
     return out, carry
