@@ -96,19 +96,30 @@ def _row_nanmedian(array):
     """``np.nanmedian(array, axis=1)`` of a 2-D array, NaN for an all-NaN
     row (an instance never observed).
 
-    numpy takes it row by row in Python for long rows; one sort of all
-    rows (NaN last) and the middle of each row's observed values give
-    the same numbers.
+    numpy takes it row by row in Python for long rows. Rows with the same
+    number of observed values have their middle at the same ranks: one
+    partition of all of them (NaN last) gives the same numbers as a sort,
+    at a fraction of its cost.
     """
+    n = array.shape[0]
     if array.shape[1] == 0:
-        return np.full(array.shape[0], np.nan)
-    ordered = np.sort(array, axis=1)
-    count = np.sum(~np.isnan(array), axis=1)
-    low = np.maximum((count - 1) // 2, 0)[:, None]
-    high = np.maximum(count // 2 - (count == 0), 0)[:, None]
-    middle = (np.take_along_axis(ordered, low, axis=1) +
-              np.take_along_axis(ordered, high, axis=1))[:, 0] / 2
-    return np.where(count > 0, middle, np.nan)
+        return np.full(n, np.nan)
+    count = array.shape[1] - np.count_nonzero(np.isnan(array), axis=1)
+    result = np.full(n, np.nan)
+    if np.all(count == count[0]):
+        groups = [(count[0], slice(None))]
+    else:
+        order = np.argsort(count, kind='stable')
+        edges = np.flatnonzero(np.diff(count[order])) + 1
+        groups = [(count[rows[0]], rows)
+                  for rows in np.split(order, edges)]
+    for size, rows in groups:
+        if size == 0:
+            continue
+        low, high = (size - 1) // 2, size // 2
+        ordered = np.partition(array[rows], (low, high), axis=1)
+        result[rows] = (ordered[:, low] + ordered[:, high]) / 2
+    return result
 
 
 def detect_bursts(y, baseline, start, step, threshold=5.0, floor=0.0,
