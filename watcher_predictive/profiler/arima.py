@@ -333,6 +333,26 @@ class BatchedARIMA(base.ForecastModel):
                           for i in range(self.order_.shape[0])],
         }
 
+    def instance_states(self):
+        """``instance_state`` of every instance, in order."""
+        self._check_fitted()
+        return [{
+            'order': [p, d, q],
+            'ar': ar[:p],
+            'ma': ma[:q],
+            'const': const,
+            'sigma2': sigma2,
+            'last_values': values[:p + d][::-1],
+            'last_innovations': innovations[:q][::-1],
+            'fallback': fallback,
+            'observed': observed,
+        } for (p, d, q), ar, ma, const, sigma2, values, innovations, fallback,
+            observed in zip(
+                self.order_.tolist(), self.ar_.tolist(), self.ma_.tolist(),
+                self.const_.tolist(), self.sigma2_.tolist(),
+                self.values_.tolist(), self.innovations_.tolist(),
+                self.fallback_.tolist(), self.observed_.tolist())]
+
     def instance_state(self, i):
         self._check_fitted()
         p, d, q = (int(v) for v in self.order_[i])

@@ -117,6 +117,12 @@ class SeasonalARIMA(base.ForecastModel):
                 'profile': self.profile_.get_state(),
                 'arima': self.arima_.get_state()}
 
+    def instance_states(self, profile=True):
+        """``instance_state`` of every instance, in order."""
+        return [{'profile': p, 'arima': a} for p, a in zip(
+            self.profile_.instance_states(profile),
+            self.arima_.instance_states())]
+
     def instance_state(self, i, profile=True):
         return {'profile': self.profile_.instance_state(i, profile),
                 'arima': self.arima_.instance_state(i)}

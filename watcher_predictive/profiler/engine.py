@@ -165,9 +165,12 @@ class Profiler:
             recent[resource] = recent_r
         del outcomes
         for resource, model in fitted.items():
-            for i, uuid in enumerate(profiled):
-                states[uuid]['models'][resource] = dict(
-                    model.instance_state(i), model=model.name)
+            bulk = getattr(model, 'instance_states', None)
+            rows = bulk() if bulk else (
+                model.instance_state(i) for i in range(len(profiled)))
+            for uuid, row in zip(profiled, rows):
+                states[uuid]['models'][resource] = dict(row, model=model.name)
+            del rows
         del fitted
         correlations = self._correlations(recent)
         for entry in bursts_mod.summarise(profiled, found, correlations,

@@ -253,6 +253,19 @@ class RunningModel(base.ForecastModel):
                 'instances': [self.instance_state(i)
                               for i in range(self.observed_.size)]}
 
+    def instance_states(self, skip=()):
+        """``instance_state`` of every instance, in order: the arrays are
+        converted to lists once, not instance by instance.
+        """
+        columns = {'observed': self.observed_.tolist(),
+                   'errors_seen': self.errors_seen_.tolist(),
+                   'error_scale': self.error_scale_.tolist(),
+                   'fallback': self.fallback_.tolist()}
+        for name in self._arrays():
+            if name not in skip:
+                columns[name] = np.asarray(getattr(self, name)).tolist()
+        return _rows(columns)
+
     def instance_state(self, i, skip=()):
         state = {'observed': int(self.observed_[i]),
                  'errors_seen': int(self.errors_seen_[i]),
@@ -285,6 +298,12 @@ class RunningModel(base.ForecastModel):
                 [r[name] for r in rows], dtype=template.dtype).reshape(
                     template.shape))
         return model
+
+
+def _rows(columns):
+    """One dict per instance from a dict of per-instance lists."""
+    keys = tuple(columns)
+    return [dict(zip(keys, row)) for row in zip(*columns.values())]
 
 
 def gaussian_quantiles(point, sigma, levels):
