@@ -290,6 +290,13 @@ def _number(value):
     return None if np.isnan(value) else round(value, 6)
 
 
+def _numbers(array):
+    """:func:`_number` of every element, as (nested) lists."""
+    if array.ndim > 1:
+        return [_numbers(row) for row in array]
+    return [None if v != v else round(v, 6) for v in array.tolist()]
+
+
 def summarise(instance_ids, bursts=None, correlations=None, step=None):
     """JSON-compatible per-instance summary for the stored profile.
 
@@ -300,27 +307,38 @@ def summarise(instance_ids, bursts=None, correlations=None, step=None):
     :returns: one dict per instance, NaN written as None
     """
     bursts, correlations = bursts or {}, correlations or {}
+    # Every array is converted to Python numbers once, not per instance.
+    found = {resource: list(zip(
+        b.count.tolist(), _numbers(b.per_day), _numbers(b.mean_duration),
+        _numbers(b.max_duration), b.start_hours.tolist(),
+        _numbers(b.probability_by_hour)))
+        for resource, b in sorted(bursts.items())}
+    related = {resource: list(zip(
+        _numbers(c.best), c.best_lag.tolist(),
+        _numbers(c.values[:, c.lags.size // 2])))
+        for resource, c in sorted(correlations.items())}
     summary = []
     for i, instance in enumerate(instance_ids):
         entry = {'instance': instance, 'bursts': {}, 'correlations': {}}
-        for resource, found in sorted(bursts.items()):
+        for resource, rows in found.items():
+            count, per_day, mean_s, max_s, hours, probability = rows[i]
             entry['bursts'][resource] = {
-                'count': int(found.count[i]),
-                'per_day': _number(found.per_day[i]),
-                'mean_duration_s': _number(found.mean_duration[i]),
-                'max_duration_s': _number(found.max_duration[i]),
-                'start_hours': [int(c) for c in found.start_hours[i]],
-                'probability_by_hour': [
-                    _number(p) for p in found.probability_by_hour[i]],
+                'count': int(count),
+                'per_day': per_day,
+                'mean_duration_s': mean_s,
+                'max_duration_s': max_s,
+                'start_hours': [int(c) for c in hours],
+                'probability_by_hour': probability,
             }
-        for resource, corr in sorted(correlations.items()):
-            defined = not np.isnan(corr.best[i])
-            lag = int(corr.best_lag[i]) if defined else None
+        for resource, rows in related.items():
+            best, best_lag, at_zero = rows[i]
+            defined = best is not None
+            lag = int(best_lag) if defined else None
             entry['correlations'][resource] = {
-                'correlation': _number(corr.best[i]),
+                'correlation': best,
                 'lag_steps': lag,
                 'lag_s': lag * step if defined and step else None,
-                'at_lag_0': _number(corr.values[i, corr.lags.size // 2]),
+                'at_lag_0': at_zero,
             }
         summary.append(entry)
     return summary
