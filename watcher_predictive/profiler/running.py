@@ -213,7 +213,12 @@ class RunningModel(base.ForecastModel):
         np.abs(error, out=error)
         ok = ~np.isnan(error)
         # Errors after each step, as indices into a table of powers.
-        after = np.cumsum(ok, axis=0, dtype=np.intp)
+        # (A running sum row by row: numpy accumulates along the first
+        # axis of a C-ordered array one strided column at a time.)
+        after = np.empty(ok.shape, dtype=np.intp)
+        after[0] = ok[0]
+        for k in range(1, ok.shape[0]):
+            np.add(after[k - 1], ok[k], out=after[k])
         total = after[-1].copy()
         np.subtract(total, after, out=after)
         keep = 1.0 - ERROR_RATE
