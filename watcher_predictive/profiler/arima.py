@@ -316,6 +316,9 @@ class BatchedARIMA(base.ForecastModel):
         phi, const = self._level_form()
         _, _, point = advance(np.full((n, h), np.nan), phi, self.ma_, const,
                               self.values_, self.innovations_)
+        if np.all(levels == 0.5) and np.all(np.isfinite(self.sigma2_)):
+            # The median is the point forecast (the spread is 0 there).
+            return np.repeat(point[:, :, None], levels.size, axis=2)
         variance = self.sigma2_[:, None] * np.cumsum(
             self.psi_weights(h) ** 2, axis=1)
         spread = np.sqrt(variance)[:, :, None] * stats.norm.ppf(levels)

@@ -183,10 +183,14 @@ def detect_bursts(y, baseline, start, step, threshold=5.0, floor=0.0,
     times = start + step * np.arange(t, dtype=np.int64)
     hour = (times % DAY) // HOUR
     start_hours = np.bincount(row * 24 + hour[first], minlength=n * 24)
-    kept = np.zeros((n, t + 1), dtype=int)
-    np.add.at(kept, (row, first), 1)
-    np.add.at(kept, (row, first + length), -1)
-    in_burst = np.cumsum(kept, axis=1)[:, :t] > 0
+    if keep.all():
+        # Every run is long enough: the steps in bursts are those found.
+        in_burst = bursting
+    else:
+        kept = np.zeros((n, t + 1), dtype=int)
+        np.add.at(kept, (row, first), 1)
+        np.add.at(kept, (row, first + length), -1)
+        in_burst = np.cumsum(kept, axis=1)[:, :t] > 0
     probability = _probability_by_hour(in_burst, observed, times)
     return Bursts(count=count, per_day=per_day, mean_duration=mean_duration,
                   max_duration=max_duration,
