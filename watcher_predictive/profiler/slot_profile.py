@@ -166,13 +166,17 @@ def forward_fill(values, seen, initial):
     ``seen`` strictly before each step, ``initial`` before the first.
 
     Returns it and the last value seen up to the end (the next
-    ``initial``). One step at a time: each step is one contiguous row,
-    copied where it was seen, so the work stays in the caches (index
-    tables over many steps cost several passes over memory).
+    ``initial``). Every step is the step before shifted down, except
+    after a gap, where the value before it is carried on: only the steps
+    after a gap are walked through, one contiguous row each.
     """
+    m = values.shape[0]
     out = np.empty_like(values)
-    carry = np.array(initial, dtype=values.dtype)
-    for k in range(values.shape[0]):
-        out[k] = carry
-        np.copyto(carry, values[k], where=seen[k])
-    return out, carry
+    if m == 0:
+        return out, np.array(initial, dtype=values.dtype)
+    out[0] = initial
+    out[1:] = values[:-1]
+    gap = ~seen
+    for k in np.flatnonzero(gap[:-1].any(axis=1)):
+        np.copyto(out[k + 1], out[k], where=gap[k])
+    return out, np.where(seen[-1], values[-1], out[-1])
