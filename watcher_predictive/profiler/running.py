@@ -32,6 +32,8 @@ MAE_TO_SIGMA = np.sqrt(np.pi / 2)
 ERROR_RATE = 0.02
 # Steps whose errors are weighed at once (bounds the temporaries).
 ERROR_BLOCK = 288
+# Instances whose errors are weighed at once.
+ERROR_COLUMNS = 1024
 
 
 class RunningModel(base.ForecastModel):
@@ -194,18 +196,28 @@ class RunningModel(base.ForecastModel):
             values = np.concatenate([v for v, _ in pending])
             forecasts = np.concatenate([f for _, f in pending])
         del pending
+        n = values.shape[1]
+        # Written by blocks into new arrays (the old ones may be shared).
+        self._error_scale = np.array(self._error_scale, dtype=float)
+        self._errors_seen = np.array(self._errors_seen, dtype=int)
         for begin in range(0, values.shape[0], ERROR_BLOCK):
             block = slice(begin, begin + ERROR_BLOCK)
-            self._track_errors(values[block], forecasts[block])
+            # By blocks of instances too, so that the temporaries stay
+            # in the caches (every instance is weighed on its own).
+            for first in range(0, n, ERROR_COLUMNS):
+                cols = slice(first, first + ERROR_COLUMNS)
+                self._track_errors(values[block, cols],
+                                   forecasts[block, cols], cols)
 
-    def _track_errors(self, values, forecasts):
+    def _track_errors(self, values, forecasts, cols=slice(None)):
         """Running mean absolute one-step error, over (steps, instances).
 
         Step by step it is ``scale += rate * (error - scale)`` at every
         step with an error, the rate 1 for an instance's first error and
         ``ERROR_RATE`` after: the closed form below weighs each error by
         its rate times ``(1 - ERROR_RATE)`` to the number of errors after
-        it, without a loop over steps.
+        it, without a loop over steps. ``values`` and ``forecasts`` are
+        the instances ``cols`` (a slice) of the state's.
         """
         if values.shape[0] == 0:
             return
@@ -228,17 +240,19 @@ class RunningModel(base.ForecastModel):
         weight *= ERROR_RATE
         error[~ok] = 0.0
         summed = np.einsum('ij,ij->j', weight, error)
-        fresh = (self._errors_seen == 0) & (total > 0)
+        seen_before = self._errors_seen[cols]
+        fresh = (seen_before == 0) & (total > 0)
         if np.any(fresh):
             # An instance's first error counts with rate 1, not
             # ERROR_RATE.
-            cols = np.flatnonzero(fresh)
-            first = np.argmax(ok[:, cols], axis=0)
-            summed[cols] += (1.0 - ERROR_RATE) * powers[total[cols] - 1] * \
-                error[first, cols]
-        prior = np.where(fresh, 0.0, powers.take(total) * self._error_scale)
-        self._error_scale = prior + summed
-        self._errors_seen = self._errors_seen + total
+            new = np.flatnonzero(fresh)
+            first = np.argmax(ok[:, new], axis=0)
+            summed[new] += (1.0 - ERROR_RATE) * powers[total[new] - 1] * \
+                error[first, new]
+        prior = np.where(fresh, 0.0,
+                         powers.take(total) * self._error_scale[cols])
+        self._error_scale[cols] = prior + summed
+        self._errors_seen[cols] = seen_before + total
 
     def predict(self, h, levels=base.DEFAULT_LEVELS):
         levels = self._check_predict(h, levels)
