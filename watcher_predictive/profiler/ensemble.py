@@ -383,17 +383,7 @@ class Ensemble(base.ForecastModel):
         """``instance_state`` of every instance, in order, each array
         converted to lists once.
         """
-        weights = self._weights.mean(axis=2).round(4).T.tolist()
-        members = ensemble_state.all_member_states(self)
-        return [{
-            'weights': dict(zip(self.member_names, w)),
-            'scale': scale,
-            'scored': scored,
-            'fallback': fallback,
-            'members': m,
-        } for w, scale, scored, fallback, m in zip(
-            weights, self.scale_.tolist(), self.scored_instances_.tolist(),
-            self.fallback_.tolist(), members)]
+        return ensemble_state.instance_states(self)
 
     def _member_states(self, i):
         return ensemble_state.member_states(self, i)

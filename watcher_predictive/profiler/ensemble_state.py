@@ -38,6 +38,20 @@ def member_states(model, i):
     return states
 
 
+def instance_states(model):
+    """``Ensemble.instance_state`` of every instance, in order."""
+    weights = model._weights.mean(axis=2).round(4).T.tolist()
+    return [{
+        'weights': dict(zip(model.member_names, w)),
+        'scale': scale,
+        'scored': scored,
+        'fallback': fallback,
+        'members': members,
+    } for w, scale, scored, fallback, members in zip(
+        weights, model.scale_.tolist(), model.scored_instances_.tolist(),
+        model.fallback_.tolist(), all_member_states(model))]
+
+
 def all_member_states(model):
     """``member_states`` of every instance, in order; members that can
     describe all their instances at once (``instance_states``) do.
