@@ -76,6 +76,10 @@ class _TimedEnsemble(ensemble.Ensemble):
         with self.timer('ensemble states', self.label):
             return super().instance_state(i)
 
+    def instance_states(self):
+        with self.timer('ensemble states', self.label):
+            return super().instance_states()
+
 
 class _TimedProfiler(engine.Profiler):
     """The profiler, timing its phases in ``timer``.

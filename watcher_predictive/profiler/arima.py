@@ -316,6 +316,9 @@ class BatchedARIMA(base.ForecastModel):
         phi, const = self._level_form()
         _, _, point = advance(np.full((n, h), np.nan), phi, self.ma_, const,
                               self.values_, self.innovations_)
+        if np.all(levels == 0.5) and np.all(np.isfinite(self.sigma2_)):
+            # The median is the point forecast (the spread is 0 there).
+            return np.repeat(point[:, :, None], levels.size, axis=2)
         variance = self.sigma2_[:, None] * np.cumsum(
             self.psi_weights(h) ** 2, axis=1)
         spread = np.sqrt(variance)[:, :, None] * stats.norm.ppf(levels)
@@ -332,6 +335,26 @@ class BatchedARIMA(base.ForecastModel):
             'instances': [self.instance_state(i)
                           for i in range(self.order_.shape[0])],
         }
+
+    def instance_states(self):
+        """``instance_state`` of every instance, in order."""
+        self._check_fitted()
+        return [{
+            'order': [p, d, q],
+            'ar': ar[:p],
+            'ma': ma[:q],
+            'const': const,
+            'sigma2': sigma2,
+            'last_values': values[:p + d][::-1],
+            'last_innovations': innovations[:q][::-1],
+            'fallback': fallback,
+            'observed': observed,
+        } for (p, d, q), ar, ma, const, sigma2, values, innovations, fallback,
+            observed in zip(
+                self.order_.tolist(), self.ar_.tolist(), self.ma_.tolist(),
+                self.const_.tolist(), self.sigma2_.tolist(),
+                self.values_.tolist(), self.innovations_.tolist(),
+                self.fallback_.tolist(), self.observed_.tolist())]
 
     def instance_state(self, i):
         self._check_fitted()

@@ -216,6 +216,11 @@ class SeasonalProfile(running.RunningModel):
     def _forecasts(self, values, seen):
         return self.slots_.advance(values, self.end_)[0]
 
+    def instance_states(self, profile=True):
+        """``instance_state`` of every instance, in order."""
+        return super().instance_states(
+            skip=() if profile else SeasonalProfile._arrays(self))
+
     def instance_state(self, i, profile=True):
         """``profile=False`` leaves out the profile's arrays, for a model
         that shares them with another one already described.

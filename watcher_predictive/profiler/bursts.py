@@ -96,19 +96,30 @@ def _row_nanmedian(array):
     """``np.nanmedian(array, axis=1)`` of a 2-D array, NaN for an all-NaN
     row (an instance never observed).
 
-    numpy takes it row by row in Python for long rows; one sort of all
-    rows (NaN last) and the middle of each row's observed values give
-    the same numbers.
+    numpy takes it row by row in Python for long rows. Rows with the same
+    number of observed values have their middle at the same ranks: one
+    partition of all of them (NaN last) gives the same numbers as a sort,
+    at a fraction of its cost.
     """
+    n = array.shape[0]
     if array.shape[1] == 0:
-        return np.full(array.shape[0], np.nan)
-    ordered = np.sort(array, axis=1)
-    count = np.sum(~np.isnan(array), axis=1)
-    low = np.maximum((count - 1) // 2, 0)[:, None]
-    high = np.maximum(count // 2 - (count == 0), 0)[:, None]
-    middle = (np.take_along_axis(ordered, low, axis=1) +
-              np.take_along_axis(ordered, high, axis=1))[:, 0] / 2
-    return np.where(count > 0, middle, np.nan)
+        return np.full(n, np.nan)
+    count = array.shape[1] - np.count_nonzero(np.isnan(array), axis=1)
+    result = np.full(n, np.nan)
+    if np.all(count == count[0]):
+        groups = [(count[0], slice(None))]
+    else:
+        order = np.argsort(count, kind='stable')
+        edges = np.flatnonzero(np.diff(count[order])) + 1
+        groups = [(count[rows[0]], rows)
+                  for rows in np.split(order, edges)]
+    for size, rows in groups:
+        if size == 0:
+            continue
+        low, high = (size - 1) // 2, size // 2
+        ordered = np.partition(array[rows], (low, high), axis=1)
+        result[rows] = (ordered[:, low] + ordered[:, high]) / 2
+    return result
 
 
 def detect_bursts(y, baseline, start, step, threshold=5.0, floor=0.0,
@@ -172,10 +183,14 @@ def detect_bursts(y, baseline, start, step, threshold=5.0, floor=0.0,
     times = start + step * np.arange(t, dtype=np.int64)
     hour = (times % DAY) // HOUR
     start_hours = np.bincount(row * 24 + hour[first], minlength=n * 24)
-    kept = np.zeros((n, t + 1), dtype=int)
-    np.add.at(kept, (row, first), 1)
-    np.add.at(kept, (row, first + length), -1)
-    in_burst = np.cumsum(kept, axis=1)[:, :t] > 0
+    if keep.all():
+        # Every run is long enough: the steps in bursts are those found.
+        in_burst = bursting
+    else:
+        kept = np.zeros((n, t + 1), dtype=int)
+        np.add.at(kept, (row, first), 1)
+        np.add.at(kept, (row, first + length), -1)
+        in_burst = np.cumsum(kept, axis=1)[:, :t] > 0
     probability = _probability_by_hour(in_burst, observed, times)
     return Bursts(count=count, per_day=per_day, mean_duration=mean_duration,
                   max_duration=max_duration,
@@ -279,6 +294,13 @@ def _number(value):
     return None if np.isnan(value) else round(value, 6)
 
 
+def _numbers(array):
+    """:func:`_number` of every element, as (nested) lists."""
+    if array.ndim > 1:
+        return [_numbers(row) for row in array]
+    return [None if v != v else round(v, 6) for v in array.tolist()]
+
+
 def summarise(instance_ids, bursts=None, correlations=None, step=None):
     """JSON-compatible per-instance summary for the stored profile.
 
@@ -289,27 +311,38 @@ def summarise(instance_ids, bursts=None, correlations=None, step=None):
     :returns: one dict per instance, NaN written as None
     """
     bursts, correlations = bursts or {}, correlations or {}
+    # Every array is converted to Python numbers once, not per instance.
+    found = {resource: list(zip(
+        b.count.tolist(), _numbers(b.per_day), _numbers(b.mean_duration),
+        _numbers(b.max_duration), b.start_hours.tolist(),
+        _numbers(b.probability_by_hour)))
+        for resource, b in sorted(bursts.items())}
+    related = {resource: list(zip(
+        _numbers(c.best), c.best_lag.tolist(),
+        _numbers(c.values[:, c.lags.size // 2])))
+        for resource, c in sorted(correlations.items())}
     summary = []
     for i, instance in enumerate(instance_ids):
         entry = {'instance': instance, 'bursts': {}, 'correlations': {}}
-        for resource, found in sorted(bursts.items()):
+        for resource, rows in found.items():
+            count, per_day, mean_s, max_s, hours, probability = rows[i]
             entry['bursts'][resource] = {
-                'count': int(found.count[i]),
-                'per_day': _number(found.per_day[i]),
-                'mean_duration_s': _number(found.mean_duration[i]),
-                'max_duration_s': _number(found.max_duration[i]),
-                'start_hours': [int(c) for c in found.start_hours[i]],
-                'probability_by_hour': [
-                    _number(p) for p in found.probability_by_hour[i]],
+                'count': int(count),
+                'per_day': per_day,
+                'mean_duration_s': mean_s,
+                'max_duration_s': max_s,
+                'start_hours': [int(c) for c in hours],
+                'probability_by_hour': probability,
             }
-        for resource, corr in sorted(correlations.items()):
-            defined = not np.isnan(corr.best[i])
-            lag = int(corr.best_lag[i]) if defined else None
+        for resource, rows in related.items():
+            best, best_lag, at_zero = rows[i]
+            defined = best is not None
+            lag = int(best_lag) if defined else None
             entry['correlations'][resource] = {
-                'correlation': _number(corr.best[i]),
+                'correlation': best,
                 'lag_steps': lag,
                 'lag_s': lag * step if defined and step else None,
-                'at_lag_0': _number(corr.values[i, corr.lags.size // 2]),
+                'at_lag_0': at_zero,
             }
         summary.append(entry)
     return summary

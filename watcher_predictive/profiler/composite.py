@@ -47,19 +47,41 @@ class SeasonalARIMA(base.ForecastModel):
         registry['sharers'] = registry.get('sharers', 0) + 1
 
     def fit(self, y, start, step):
-        self.profile_ = averaging.SeasonalProfile()
-        if getattr(self, '_registry', None) is not None:
-            self.profile_.share(self._registry, count=False)
-        self.profile_.fit(np.asarray(y, dtype=float)[:, :0], start, step)
+        self._fit_profile(np.asarray(y, dtype=float)[:, :0], start, step)
         departures = self._departures(y)
         self.arima_ = arima.BatchedARIMA(orders=self.orders).fit(
             departures, start, step)
         return self
 
+    def fit_steps(self, values, seen, start, step):
+        """:meth:`fit` on step-major values and their non-NaN mask, as
+        :meth:`.running.RunningModel.fit_steps`.
+        """
+        self._fit_profile(values[:0].T, start, step)
+        # The ARIMA works on (instances, steps), C ordered.
+        departures = np.ascontiguousarray(
+            (values - self.profile_.replay_steps(values, seen)).T)
+        self.arima_ = arima.BatchedARIMA(orders=self.orders).fit(
+            departures, start, step)
+        return self
+
+    def _fit_profile(self, empty, start, step):
+        self.profile_ = averaging.SeasonalProfile()
+        if getattr(self, '_registry', None) is not None:
+            self.profile_.share(self._registry, count=False)
+        self.profile_.fit(empty, start, step)
+
     def _departures(self, y):
         y = np.asarray(y, dtype=float)
         expected = self.profile_.replay(y)
         return y - expected
+
+    def update_steps(self, values, seen):
+        """:meth:`update` on step-major values and their non-NaN mask."""
+        self._check_fitted()
+        departures = values - self.profile_.replay_steps(values, seen)
+        self.arima_.update(departures.T)
+        return self
 
     def flush_errors(self):
         """Bring the profile's deferred error scale up to date."""
@@ -94,6 +116,12 @@ class SeasonalARIMA(base.ForecastModel):
                 'params': {'orders': [list(o) for o in self.orders]},
                 'profile': self.profile_.get_state(),
                 'arima': self.arima_.get_state()}
+
+    def instance_states(self, profile=True):
+        """``instance_state`` of every instance, in order."""
+        return [{'profile': p, 'arima': a} for p, a in zip(
+            self.profile_.instance_states(profile),
+            self.arima_.instance_states())]
 
     def instance_state(self, i, profile=True):
         return {'profile': self.profile_.instance_state(i, profile),

@@ -147,7 +147,6 @@ class Profiler:
                                     models[r], horizon_steps, profiled)
                   for r in resources]
         outcomes = self._run(tasks)
-        self._markov_states(result, states)
         found = {}
         recent = {}
         fitted = {}
@@ -164,12 +163,24 @@ class Profiler:
             found[resource] = found_r
             recent[resource] = recent_r
         del outcomes
-        for resource, model in fitted.items():
-            for i, uuid in enumerate(profiled):
-                states[uuid]['models'][resource] = dict(
-                    model.instance_state(i), model=model.name)
-        del fitted
-        correlations = self._correlations(recent)
+        # The correlations (numpy, which releases the GIL) run on the
+        # workers while this thread writes the states (Python objects).
+        with self._pool() as pool:
+            blocks = [pool.submit(task)
+                      for task in self._correlation_tasks(recent)]
+            del recent
+            self._markov_states(result, states)
+            for resource, model in fitted.items():
+                bulk = getattr(model, 'instance_states', None)
+                rows = bulk() if bulk else (
+                    model.instance_state(i) for i in range(len(profiled)))
+                for uuid, row in zip(profiled, rows):
+                    states[uuid]['models'][resource] = dict(
+                        row, model=model.name)
+                del rows
+            del fitted
+            correlations = self._gather_correlations(
+                [block.result() for block in blocks])
         for entry in bursts_mod.summarise(profiled, found, correlations,
                                           history.step):
             states[entry.pop('instance')].update(entry)
@@ -184,6 +195,14 @@ class Profiler:
             return [task() for task in tasks]
         with futures.ThreadPoolExecutor(self.workers) as pool:
             return [f.result() for f in [pool.submit(t) for t in tasks]]
+
+    def _pool(self):
+        """An executor of ``workers`` threads; with one worker, one that
+        runs each task when it is submitted.
+        """
+        if self.workers == 1:
+            return _Inline()
+        return futures.ThreadPoolExecutor(self.workers)
 
     def _resource(self, history, rows, resource, model, horizon_steps,
                   profiled):
@@ -235,16 +254,40 @@ class Profiler:
                                      step)
             for b in range(0, y.shape[0], BLOCK)])
 
-    def _correlations(self, recent):
+    def _correlation_tasks(self, recent):
+        """Callables giving the correlations of blocks of instances."""
         if 'cpu' not in recent:
-            return {}
+            return []
         n = recent['cpu'].shape[0]
-        blocks = [bursts_mod.resource_correlations(
+        return [functools.partial(
+            bursts_mod.resource_correlations,
             {r: a[b:b + BLOCK] for r, a in recent.items()}, MAX_LAG)
             for b in range(0, n, BLOCK)]
+
+    def _gather_correlations(self, blocks):
+        if not blocks:
+            return {}
         return {r: _concat(bursts_mod.CrossCorrelation,
                            [block[r] for block in blocks], keep=('lags',))
                 for r in blocks[0]}
+
+
+class _Inline:
+    """The part of an executor ``profile`` uses, running tasks at once."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, task):
+        done = futures.Future()
+        try:
+            done.set_result(task())
+        except Exception as error:
+            done.set_exception(error)
+        return done
 
 
 def _concat(cls, parts, keep=()):

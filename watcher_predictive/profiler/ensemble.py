@@ -174,7 +174,16 @@ class Ensemble(base.ForecastModel):
         for member in members:
             if hasattr(member, 'share'):
                 member.share(shared)
-        self.members_ = [m.fit(y[:, :split], start, step) for m in members]
+        # Members that can learn step-major values share one transposed
+        # copy of the history (and of every chunk ``update`` replays).
+        head = y[:, :split]
+        values = np.ascontiguousarray(head.T)
+        seen = ~np.isnan(values)
+        self.members_ = [
+            m.fit_steps(values, seen, start, step)
+            if hasattr(m, 'fit_steps') else m.fit(head, start, step)
+            for m in members]
+        del values, seen
         self.end_ = int(start + split * step)
         # Member-major, (members, instances, steps): every member's row is
         # contiguous. ``weights_`` and ``loss_`` show them (instances,
@@ -207,8 +216,13 @@ class Ensemble(base.ForecastModel):
                 self._issue()
             chunk = self.origin_every - index % self.origin_every
             part = y_new[:, i:i + chunk]
+            values = np.ascontiguousarray(part.T)
+            seen = ~np.isnan(values)
             for member in self.members_:
-                member.update(part)
+                if hasattr(member, 'update_steps'):
+                    member.update_steps(values, seen)
+                else:
+                    member.update(part)
             self._observe(part)
             self.end_ += part.shape[1] * self.step_
             i += part.shape[1]
@@ -371,6 +385,12 @@ class Ensemble(base.ForecastModel):
             'fallback': bool(self.fallback_[i]),
             'members': self._member_states(i),
         }
+
+    def instance_states(self):
+        """``instance_state`` of every instance, in order, each array
+        converted to lists once.
+        """
+        return ensemble_state.instance_states(self)
 
     def _member_states(self, i):
         return ensemble_state.member_states(self, i)

@@ -38,6 +38,47 @@ def member_states(model, i):
     return states
 
 
+def instance_states(model):
+    """``Ensemble.instance_state`` of every instance, in order."""
+    weights = model._weights.mean(axis=2).round(4).T.tolist()
+    return [{
+        'weights': dict(zip(model.member_names, w)),
+        'scale': scale,
+        'scored': scored,
+        'fallback': fallback,
+        'members': members,
+    } for w, scale, scored, fallback, members in zip(
+        weights, model.scale_.tolist(), model.scored_instances_.tolist(),
+        model.fallback_.tolist(), all_member_states(model))]
+
+
+def all_member_states(model):
+    """``member_states`` of every instance, in order; members that can
+    describe all their instances at once (``instance_states``) do.
+    """
+    n = model.scale_.size
+    owners = {}
+    columns = {}
+    for name, member in zip(model.member_names, model.members_):
+        core = getattr(getattr(member, 'profile_', member), 'slots_', None)
+        bulk = getattr(member, 'instance_states', None)
+        if core is None:
+            columns[name] = bulk() if bulk else [
+                member.instance_state(i) for i in range(n)]
+        elif id(core) in owners:
+            rows = bulk(profile=False) if bulk else [
+                member.instance_state(i, profile=False) for i in range(n)]
+            for row in rows:
+                row['profile_in'] = owners[id(core)]
+            columns[name] = rows
+        else:
+            owners[id(core)] = name
+            columns[name] = bulk() if bulk else [
+                member.instance_state(i) for i in range(n)]
+    names = tuple(columns)
+    return [dict(zip(names, row)) for row in zip(*columns.values())]
+
+
 def _instance(model, i):
     row = {'scale': float(model.scale_[i]),
            'scored': int(model.scored_instances_[i]),

@@ -32,6 +32,8 @@ MAE_TO_SIGMA = np.sqrt(np.pi / 2)
 ERROR_RATE = 0.02
 # Steps whose errors are weighed at once (bounds the temporaries).
 ERROR_BLOCK = 288
+# Instances whose errors are weighed at once.
+ERROR_COLUMNS = 1024
 
 
 class RunningModel(base.ForecastModel):
@@ -76,15 +78,30 @@ class RunningModel(base.ForecastModel):
             raise exception.InvalidParameter(
                 name='step', value=step,
                 reason='the step must divide a day (86400 s) evenly')
+        self._start(y.shape[0], start, step)
+        return self.update(y)
+
+    def fit_steps(self, values, seen, start, step):
+        """:meth:`fit` on step-major ``values`` (steps, instances), C
+        ordered, and their non-NaN mask ``seen``: several models learning
+        the same history share one transposed copy of it.
+        """
+        if step <= 0 or DAY % step:
+            raise exception.InvalidParameter(
+                name='step', value=step,
+                reason='the step must divide a day (86400 s) evenly')
+        self._start(values.shape[1], start, step)
+        self.replay_steps(values, seen)
+        return self
+
+    def _start(self, n, start, step):
         self.step_ = int(step)
         self.end_ = int(start)
-        n = y.shape[0]
         self.observed_ = np.zeros(n, dtype=int)
         self.error_scale_ = np.zeros(n)
         self.errors_seen_ = np.zeros(n, dtype=int)
         self._init(n)
         self.fallback_ = np.ones(n, dtype=bool)
-        return self.update(y)
 
     def update(self, y_new):
         self.replay(y_new)
@@ -102,7 +119,26 @@ class RunningModel(base.ForecastModel):
                 reason='expected (%d instances, steps)' % self.observed_.size)
         # Step-major: every step is one contiguous row.
         values = np.ascontiguousarray(y_new.T)
-        seen = ~np.isnan(values)
+        return self.replay_steps(values, ~np.isnan(values)).T
+
+    def update_steps(self, values, seen):
+        """:meth:`update` with step-major ``values`` (steps, instances), C
+        ordered, and their non-NaN mask ``seen``; see :meth:`fit_steps`.
+        """
+        self.replay_steps(values, seen)
+        return self
+
+    def replay_steps(self, values, seen):
+        """:meth:`replay` of step-major ``values`` and their mask; the
+        forecasts are step-major too. Neither array is modified (the
+        values are kept until their errors are weighed).
+        """
+        self._check_fitted()
+        if values.ndim != 2 or values.shape[1] != self.observed_.size:
+            raise exception.InvalidParameter(
+                name='values', value=values.shape,
+                reason='expected (steps, %d instances)' %
+                       self.observed_.size)
         forecasts = self._forecasts(values, seen)
         # The error scale is brought up to date by blocks of a day: the
         # ensemble replays its validation days an hour at a time, and
@@ -114,7 +150,7 @@ class RunningModel(base.ForecastModel):
         self.observed_ += seen.sum(axis=0)
         self.end_ += values.shape[0] * self.step_
         self.fallback_ = self.observed_ < self.MIN_OBSERVED
-        return forecasts.T
+        return forecasts
 
     def _forecasts(self, values, seen):
         """Learn ``values`` (steps, instances), the first at ``end_``, and
@@ -160,18 +196,28 @@ class RunningModel(base.ForecastModel):
             values = np.concatenate([v for v, _ in pending])
             forecasts = np.concatenate([f for _, f in pending])
         del pending
+        n = values.shape[1]
+        # Written by blocks into new arrays (the old ones may be shared).
+        self._error_scale = np.array(self._error_scale, dtype=float)
+        self._errors_seen = np.array(self._errors_seen, dtype=int)
         for begin in range(0, values.shape[0], ERROR_BLOCK):
             block = slice(begin, begin + ERROR_BLOCK)
-            self._track_errors(values[block], forecasts[block])
+            # By blocks of instances too, so that the temporaries stay
+            # in the caches (every instance is weighed on its own).
+            for first in range(0, n, ERROR_COLUMNS):
+                cols = slice(first, first + ERROR_COLUMNS)
+                self._track_errors(values[block, cols],
+                                   forecasts[block, cols], cols)
 
-    def _track_errors(self, values, forecasts):
+    def _track_errors(self, values, forecasts, cols=slice(None)):
         """Running mean absolute one-step error, over (steps, instances).
 
         Step by step it is ``scale += rate * (error - scale)`` at every
         step with an error, the rate 1 for an instance's first error and
         ``ERROR_RATE`` after: the closed form below weighs each error by
         its rate times ``(1 - ERROR_RATE)`` to the number of errors after
-        it, without a loop over steps.
+        it, without a loop over steps. ``values`` and ``forecasts`` are
+        the instances ``cols`` (a slice) of the state's.
         """
         if values.shape[0] == 0:
             return
@@ -179,7 +225,12 @@ class RunningModel(base.ForecastModel):
         np.abs(error, out=error)
         ok = ~np.isnan(error)
         # Errors after each step, as indices into a table of powers.
-        after = np.cumsum(ok, axis=0, dtype=np.intp)
+        # (A running sum row by row: numpy accumulates along the first
+        # axis of a C-ordered array one strided column at a time.)
+        after = np.empty(ok.shape, dtype=np.intp)
+        after[0] = ok[0]
+        for k in range(1, ok.shape[0]):
+            np.add(after[k - 1], ok[k], out=after[k])
         total = after[-1].copy()
         np.subtract(total, after, out=after)
         keep = 1.0 - ERROR_RATE
@@ -189,17 +240,19 @@ class RunningModel(base.ForecastModel):
         weight *= ERROR_RATE
         error[~ok] = 0.0
         summed = np.einsum('ij,ij->j', weight, error)
-        fresh = (self._errors_seen == 0) & (total > 0)
+        seen_before = self._errors_seen[cols]
+        fresh = (seen_before == 0) & (total > 0)
         if np.any(fresh):
             # An instance's first error counts with rate 1, not
             # ERROR_RATE.
-            cols = np.flatnonzero(fresh)
-            first = np.argmax(ok[:, cols], axis=0)
-            summed[cols] += (1.0 - ERROR_RATE) * powers[total[cols] - 1] * \
-                error[first, cols]
-        prior = np.where(fresh, 0.0, powers.take(total) * self._error_scale)
-        self._error_scale = prior + summed
-        self._errors_seen = self._errors_seen + total
+            new = np.flatnonzero(fresh)
+            first = np.argmax(ok[:, new], axis=0)
+            summed[new] += (1.0 - ERROR_RATE) * powers[total[new] - 1] * \
+                error[first, new]
+        prior = np.where(fresh, 0.0,
+                         powers.take(total) * self._error_scale[cols])
+        self._error_scale[cols] = prior + summed
+        self._errors_seen[cols] = seen_before + total
 
     def predict(self, h, levels=base.DEFAULT_LEVELS):
         levels = self._check_predict(h, levels)
@@ -218,6 +271,19 @@ class RunningModel(base.ForecastModel):
                 'end': self.end_,
                 'instances': [self.instance_state(i)
                               for i in range(self.observed_.size)]}
+
+    def instance_states(self, skip=()):
+        """``instance_state`` of every instance, in order: the arrays are
+        converted to lists once, not instance by instance.
+        """
+        columns = {'observed': self.observed_.tolist(),
+                   'errors_seen': self.errors_seen_.tolist(),
+                   'error_scale': self.error_scale_.tolist(),
+                   'fallback': self.fallback_.tolist()}
+        for name in self._arrays():
+            if name not in skip:
+                columns[name] = np.asarray(getattr(self, name)).tolist()
+        return _rows(columns)
 
     def instance_state(self, i, skip=()):
         state = {'observed': int(self.observed_[i]),
@@ -251,6 +317,12 @@ class RunningModel(base.ForecastModel):
                 [r[name] for r in rows], dtype=template.dtype).reshape(
                     template.shape))
         return model
+
+
+def _rows(columns):
+    """One dict per instance from a dict of per-instance lists."""
+    keys = tuple(columns)
+    return [dict(zip(keys, row)) for row in zip(*columns.values())]
 
 
 def gaussian_quantiles(point, sigma, levels):
