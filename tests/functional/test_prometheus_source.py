@@ -63,7 +63,8 @@ def server():
 def loaded(server, trace_history):
     gaps, resets = gnocchi_tests.disturbances(trace_history)
     loaded = server.load_history(trace_history, gaps=gaps, resets=resets)
-    return loaded, gnocchi_tests.expected(trace_history, gaps, resets)
+    return loaded, gnocchi_tests.expected(trace_history, gaps, resets,
+                                          rate=False)
 
 
 def first_vms(hist, n):
@@ -138,7 +139,7 @@ def test_samples_on_the_boundary_of_two_queries(server, trace_history):
                                          max_gap=MAX_GAP)
     out = source.fetch(loaded.instance_ids, loaded.start, loaded.end, STEP)
     assert source.request_count == 6 * 25
-    want = gnocchi_tests.expected(hist, {}, {})
+    want = gnocchi_tests.expected(hist, {}, {}, rate=False)
     assert_matches(out, want)
     assert np.isfinite(out.values['disk'][:, 12::12]).all()
 
@@ -149,7 +150,7 @@ def test_instance_label_and_bare_names(server, trace_history):
                      3)
     loaded = server.load_history(hist, instance_label='resource_id',
                                  prefix='')
-    want = gnocchi_tests.expected(hist, {}, {})
+    want = gnocchi_tests.expected(hist, {}, {}, rate=False)
     wrong = prometheus.PrometheusSource(server.url, max_gap=MAX_GAP)
     out = wrong.fetch(loaded.instance_ids, loaded.start, loaded.end, STEP)
     assert all(np.isnan(v).all() for v in out.values.values())
@@ -328,7 +329,7 @@ def secure(trace_history):
     except BaseException:
         fixture.cleanUp()
         raise
-    yield fixture, loaded, gnocchi_tests.expected(hist, {}, {})
+    yield fixture, loaded, gnocchi_tests.expected(hist, {}, {}, rate=False)
     fixture.cleanUp()
 
 
