@@ -104,8 +104,11 @@ class AnticipationEngine:
         ctx['cooling'] = {
             u for u, when in (last_migrated or {}).items()
             if ctx['start'] - when < p.migration_cooldown}
-        collision.prepare(ctx, history, p.collision_window // p.step,
-                          p.lull_cpu)
+        day = p.collision_window // p.step
+        collision.prepare(ctx, history, (p.separation_window or
+                                         p.collision_window) // p.step
+                          if day else 0, p.lull_cpu, day_steps=day,
+                          draws=p.separation_draws)
         ledger = ctx['ledger']
         self._actions = []
         self._tasks = []

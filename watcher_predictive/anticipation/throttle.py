@@ -31,7 +31,7 @@ def _colliders(engine, host, on_host, ctx, busy, throttled, use=None):
     predicted busy in the overload: no burst stands out among them, so
     each is capped at its share of the threshold capacity.
     """
-    excess = collision.excess(ctx, host)
+    excess = collision.day_excess(ctx, host)
     if not excess.size or not excess.any():
         return []
     ledger = ctx['ledger']
@@ -41,7 +41,7 @@ def _colliders(engine, host, on_host, ctx, busy, throttled, use=None):
     for u in guests:
         if u in throttled or not engine.actable(ctx, u):
             continue
-        took = float(np.minimum(ctx['recent'][u], excess).sum())
+        took = float(np.minimum(collision.day_use(ctx, u), excess).sum())
         if took <= 0:
             continue
         share = ledger.capacity[host] * ctx['by_uuid'][u].vcpus / allocated
@@ -115,7 +115,7 @@ def throttle_one(engine, host, on_host, ctx, before):
         ratio = float(high[busy].max()) / usual
         floor = np.full(int(busy.sum()), share)
         why = 'peaked with its neighbours in the last %.0f h, predicted' % (
-            ctx['recent'][u].size * ctx['step'] / 3600.0)
+            ctx['day_steps'] * ctx['step'] / 3600.0)
     else:
         return False
     inst = ctx['by_uuid'][u]
@@ -146,7 +146,7 @@ def throttle_recurring(engine, ctx):
     ledger = ctx['ledger']
     h = ctx['steps']
     for host in sorted(ctx.get('recent_load', {})):
-        over = collision.excess(ctx, host)
+        over = collision.day_excess(ctx, host)
         if over.size < h or not over[:h].any():
             continue
         busy = over[:h] > 0
@@ -158,11 +158,11 @@ def throttle_recurring(engine, ctx):
                    if at == host]
         for _over, share, u in sorted(_colliders(
                 engine, host, on_host, ctx, busy, throttled,
-                use=lambda u: ctx['recent'][u][:h]), reverse=True):
+                use=lambda u: collision.day_use(ctx, u)[:h]), reverse=True):
             if not engine.budget_left():
                 return
             limit = max(round(share, 2), 0.1)
-            use = ctx['recent'][u][:h]
+            use = collision.day_use(ctx, u)[:h]
             if float(use[busy].max()) <= limit:
                 continue
             benefit = float(np.minimum(np.maximum(use - limit, 0.0),

@@ -123,6 +123,16 @@ class PlanParameters:
     collision_window: int = 86400
     """Seconds of measured use in which guests whose peaks collided on
     a host are looked for, to be separated in their lulls (0 disables)."""
+    separation_window: int = 0
+    """Seconds of measured use in which the guests whose peaks collided
+    on a host are looked for, to be separated in their lulls and kept
+    apart by overload migrations (0: ``collision_window``; unused when
+    ``collision_window`` is 0)."""
+    separation_draws: int = 0
+    """Copies of the separation window (of two days or more) in which
+    each guest's days are rotated by a whole number of days, added to
+    the measured window: guests whose peaks fell on different days are
+    kept apart too (0: the measured window only)."""
     min_overload: float = 20.0
     """vCPU-minutes a host must be predicted to spend above its threshold
     over the horizon for the engine to relieve it: a forecast that only

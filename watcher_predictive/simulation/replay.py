@@ -337,7 +337,8 @@ class Replay:
             vcpus=int(self.vcpus[r]), memory_mb=int(self.memory_mb[r]),
             disk_gb=40, flavor_name=self.flavor[r])
             for r, u in enumerate(self.names)]
-        back = max(0, t - p.collision_window // self.step)
+        back = max(0, t - max(p.collision_window, p.separation_window)
+                   // self.step)
         history = {u: self.cpu[r, back:t] for r, u in enumerate(self.names)}
         plan = engine_mod.AnticipationEngine(p).plan(
             hosts, instances, forecasts, flavors=self.cluster.flavors,
