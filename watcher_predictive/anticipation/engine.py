@@ -17,7 +17,9 @@ probability and lull windows, books the predicted demand of every host in
 a time-slotted capacity ledger, and works through a queue of tasks:
 
 1. operator tasks whose deadline is near, each in the first suitable lull
-   of its instance before the deadline;
+   of its instance before the deadline; with ``throttle_overloaded``, a
+   throttle of the busiest guests of hosts measured over their threshold
+   now and predicted still over it, for a bounded time;
 2. relief of hosts predicted to overload: a live migration of a guest in
    its predicted lull to a host that keeps its predicted headroom, or,
    when no migration can relieve the host, a throttle of a predicted
@@ -123,6 +125,7 @@ class AnticipationEngine:
         for op in sorted(near, key=lambda o: (o.deadline, o.id)):
             queue.place(self, operator.operator_candidate(self, ctx, op,
                                                           flavors))
+        throttle.throttle_measured(self, ctx, history)
         for host in ledger.overloaded_hosts():
             self._relieve(host, ctx, hosts)
         collision.separate(self, ctx, hosts)

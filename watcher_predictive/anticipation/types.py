@@ -27,8 +27,9 @@ SOURCE_RIGHT_SIZE = 'right_size'
 SOURCE_CONSOLIDATION = 'consolidation'
 SOURCE_OPERATOR = 'operator'
 SOURCE_COLLISION = 'collision'
+SOURCE_MEASURED = 'measured_overload'
 TASK_SOURCES = (SOURCE_OVERLOAD, SOURCE_RIGHT_SIZE, SOURCE_CONSOLIDATION,
-                SOURCE_OPERATOR, SOURCE_COLLISION)
+                SOURCE_OPERATOR, SOURCE_COLLISION, SOURCE_MEASURED)
 
 # What became of a task in one audit.
 PLANNED = 'planned'
@@ -144,6 +145,11 @@ class PlanParameters:
     migration_cooldown: int = 0
     """Seconds after a guest's last live migration in which the engine
     does not migrate it again on its own (operator tasks excepted)."""
+    throttle_overloaded: int = 0
+    """Seconds for which the busiest guests of a host measured over its
+    threshold capacity in the last step, and predicted still over it, are
+    capped at what brings it back under (0 disables): an overload the
+    forecasts did not see coming, relieved before the other tasks."""
 
 
 @dataclasses.dataclass

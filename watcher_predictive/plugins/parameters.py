@@ -169,6 +169,17 @@ SCHEMA = {
                            'disables).',
             'type': 'integer', 'minimum': 0, 'maximum': 1209600,
             'default': 0},
+        'throttle_overloaded': {
+            'description': 'Seconds for which the busiest guests of a host '
+                           'measured above host_cpu_threshold in the last '
+                           'step, and predicted still above it, are '
+                           'throttled to what brings the host back under '
+                           'it (never below their share of its threshold '
+                           'capacity), after the other relief; each '
+                           'throttle is lifted at the end of that time '
+                           '(0 disables).',
+            'type': 'integer', 'minimum': 0, 'maximum': 86400,
+            'default': 0},
         'resize_up_usage': {
             'description': 'Resize an instance up ahead of a predicted '
                            'sustained peak: its median CPU forecast at or '
@@ -238,6 +249,7 @@ def plan_parameters(values):
         separation_draws=merged['separation_draws'],
         migration_cooldown=merged['migration_cooldown'],
         throttle_colliders=bool(merged['throttle_colliders']),
+        throttle_overloaded=merged['throttle_overloaded'],
         min_overload=float(merged['min_overload']))
     return params, merged['min_history']
 
