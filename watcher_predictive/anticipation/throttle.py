@@ -181,17 +181,18 @@ def throttle_recurring(engine, ctx):
 
 def _last_use(ctx, history):
     """Measured CPU use (vCPUs) of each guest in the last step of the
-    history, within its allocation; guests without a measure are left
-    out.
+    history (the one before when the last is not measured yet), within
+    its allocation; guests without a measure are left out.
     """
     out = {}
     for u, inst in ctx['by_uuid'].items():
         series = history.get(u)
-        if series is None or not len(series):
+        if series is None:
             continue
-        last = float(np.asarray(series, dtype=float)[-1])
-        if np.isfinite(last):
-            out[u] = min(max(last, 0.0), float(inst.vcpus))
+        tail = np.asarray(series, dtype=float)[-2:]
+        tail = tail[np.isfinite(tail)]
+        if tail.size:
+            out[u] = min(max(float(tail[-1]), 0.0), float(inst.vcpus))
     return out
 
 

@@ -104,3 +104,11 @@ def test_released_when_the_host_is_no_longer_overloaded():
     hosts, instances, forecasts, history = cluster(now_a=1.2, now_b=1.2)
     assert not engine.AnticipationEngine(on).plan(
         hosts, instances, forecasts, history=history).actions
+
+
+def test_a_last_step_not_measured_yet_reads_the_one_before():
+    hosts, instances, forecasts, history = cluster()
+    history = {u: np.r_[y, np.nan] for u, y in history.items()}
+    plan = engine.AnticipationEngine(params(throttle_overloaded=1800)).plan(
+        hosts, instances, forecasts, history=history)
+    assert sorted(a.instance_uuid for a in plan.actions) == ['a', 'b']
