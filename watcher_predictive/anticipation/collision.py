@@ -15,17 +15,24 @@
 The forecasts look one horizon ahead; by the time two guests are seen to
 peak together in it they are busy, and moving either costs most. Their
 peaks recur, though (daily jobs, backups), and the measured use of the
-last ``collision_window`` seconds says which guests peaked together on
-which host. A host whose guests, as placed now, together used more than
-its threshold capacity in that window is a collision host; the engine
+last ``separation_window`` seconds (by default ``collision_window``, one
+day) says which guests peaked together on which host. A host whose
+guests, as placed now, together used more than its threshold capacity in
+that window is a collision host; the engine
 moves one of the colliding guests in its predicted lull now, to a host
 where the guest's measured use added to its own guests' stays under the
 threshold at every step of the window (so that the collision does not
 move there), and where the predicted demand fits over the horizon.
 
 The same measured profiles are used to choose the destination of every
-overload migration, for the same reason.
+overload migration, for the same reason. A separation window longer than
+the collision window (several days) finds the guests whose peaks meet on
+some days only, which one day of history misses on a tightly packed
+cluster; the throttle of recurring collisions (:mod:`throttle`) still
+looks at the last ``collision_window`` only (:func:`day_excess`).
 """
+
+import zlib
 
 import numpy as np
 
@@ -48,19 +55,50 @@ def _never_idle(series, window_steps, duration, level):
     return not bool(np.any(busiest < level))
 
 
-def prepare(ctx, history, window_steps, lull_cpu):
+def _shuffled(uuid, series, draws, per_day):
+    """The guest's measured use followed by ``draws`` copies of it, each
+    rotated by a whole number of days drawn from its uuid (the same at
+    every audit), so that the days of different guests meet as they
+    could have; the measured series comes last.
+    """
+    days = series.size // per_day
+    if draws <= 0 or days < 2:
+        return series
+    rng = np.random.default_rng(zlib.crc32(uuid.encode('utf-8')))
+    shifts = rng.integers(0, days, size=draws) * per_day
+    return np.concatenate([np.roll(series, int(k)) for k in shifts] +
+                          [series])
+
+
+def prepare(ctx, history, window_steps, lull_cpu, day_steps=None,
+            draws=0):
     """Put the measured recent use, per guest and per host, in ``ctx``.
 
     :param history: instance uuid -> measured CPU use (vCPUs) per step,
         ending where the forecasts start; NaN where unknown
+    :param window_steps: steps of history searched for collisions to
+        separate
+    :param day_steps: steps of the collision window (default
+        ``window_steps``), the tail of it that :func:`day_excess` reads
+    :param draws: copies of the window in which every guest's days are
+        rotated (:func:`_shuffled`), added to the measured one: a host is
+        also a collision host when its guests' peaks of different days
+        would meet
     """
     ctx['recent'] = {}
     ctx['recent_load'] = {}
     ctx['never_idle'] = set()
+    day_steps = window_steps if day_steps is None else day_steps
+    window_steps = max(window_steps, day_steps)
+    ctx['day_steps'] = day_steps
+    ctx['window_steps'] = window_steps
     if not history or window_steps <= 0:
         return
     ledger = ctx['ledger']
-    load = {h: np.zeros(window_steps) for h in ledger.demand}
+    per_day = max(1, 86400 // ctx['step'])
+    size = window_steps * (1 + draws) if window_steps // per_day >= 2 \
+        else window_steps
+    load = {h: np.zeros(size) for h in ledger.demand}
     for inst in ctx['instances']:
         series = history.get(inst.uuid)
         if series is None:
@@ -74,6 +112,8 @@ def prepare(ctx, history, window_steps, lull_cpu):
         recent = np.zeros(window_steps)
         if series.size:
             recent[-series.size:] = series
+        if size > window_steps:
+            recent = _shuffled(inst.uuid, recent, draws, per_day)
         ctx['recent'][inst.uuid] = recent
         if inst.host in load:
             load[inst.host] += recent
@@ -113,6 +153,17 @@ def excess(ctx, host):
     if load is None:
         return np.zeros(0)
     return np.maximum(load - ctx['ledger'].capacity[host], 0.0)
+
+
+def day_excess(ctx, host):
+    """Measured excess over the last collision window only."""
+    over = excess(ctx, host)
+    return over[over.size - min(ctx['day_steps'], over.size):]
+
+
+def day_use(ctx, uuid):
+    recent = ctx['recent'][uuid]
+    return recent[recent.size - min(ctx['day_steps'], recent.size):]
 
 
 def separate(engine, ctx, hosts):
@@ -190,30 +241,34 @@ def _separate_one(engine, ctx, hosts, host, busy=False):
         if not targets:
             continue
         gain, _room, target = max(targets)
-        peak = float(ctx['recent_load'][host].max())
-        at = int(np.argmax(ctx['recent_load'][host]))
-        ago = (ctx['recent_load'][host].size - at) * ctx['step']
+        measured = ctx['recent_load'][host][-ctx['window_steps']:]
+        peak = float(measured.max())
+        at = int(np.argmax(measured))
+        ago = (measured.size - at) * ctx['step']
         ledger.release(host, demand, inst.memory_mb, s, inst.vcpus)
         ledger.book(target, demand, inst.memory_mb, s, inst.vcpus)
         move(ctx, u, host, target)
         engine.count_migration(host, target)
         start = int(ctx['start'] + s * ctx['step'])
         end = start + ctx['duration'] * ctx['step']
+        hours = ctx['window_steps'] * ctx['step'] / 3600.0
+        copies = over.size // ctx['window_steps']
         how = 'has not idled for a task in the last %.0f h; moved while ' \
-            'least busy' % (over.size * ctx['step'] / 3600.0) if busy \
-            else 'predicted idle'
+            'least busy' % hours if busy else 'predicted idle'
+        per = ' (mean of the measured window and %d with each guest\'s ' \
+            'days rotated)' % (copies - 1) if copies > 1 else ''
         reason = (
             'guests of host %s together used up to %.1f vCPUs (%.0f%% of '
             'its CPU threshold) %.1f h ago; %s took %.0f vCPU-min of the '
-            'excess; %s (P=%.2f) %s-%s; on %s it would have '
+            'excess%s; %s (P=%.2f) %s-%s; on %s it would have '
             'added %.0f vCPU-min over its threshold in the last %.0f h; '
             'migration cost %.1f GiB copied' % (
                 host, peak, 100 * peak / ledger.capacity[host], ago / 3600.0,
-                inst.name, relief * ctx['step'] / 60.0, how, probability,
-                types.iso_utc(start), types.iso_utc(end), target,
-                (relief - gain) * ctx['step'] / 60.0,
-                over.size * ctx['step'] / 3600.0, cost))
-        benefit = gain * ctx['step']
+                inst.name, relief * ctx['step'] / 60.0 / copies, per, how,
+                probability, types.iso_utc(start), types.iso_utc(end),
+                target, (relief - gain) * ctx['step'] / 60.0 / copies,
+                hours, cost))
+        benefit = gain * ctx['step'] / copies
         task = types.Task(
             kind=types.MIGRATE, source=types.SOURCE_COLLISION,
             instance_uuid=u, benefit=float(benefit), cost=cost,

@@ -17,7 +17,9 @@ probability and lull windows, books the predicted demand of every host in
 a time-slotted capacity ledger, and works through a queue of tasks:
 
 1. operator tasks whose deadline is near, each in the first suitable lull
-   of its instance before the deadline;
+   of its instance before the deadline; with ``throttle_overloaded``, a
+   throttle of the busiest guests of hosts measured over their threshold
+   now and predicted still over it, for a bounded time;
 2. relief of hosts predicted to overload: a live migration of a guest in
    its predicted lull to a host that keeps its predicted headroom, or,
    when no migration can relieve the host, a throttle of a predicted
@@ -104,8 +106,11 @@ class AnticipationEngine:
         ctx['cooling'] = {
             u for u, when in (last_migrated or {}).items()
             if ctx['start'] - when < p.migration_cooldown}
-        collision.prepare(ctx, history, p.collision_window // p.step,
-                          p.lull_cpu)
+        day = p.collision_window // p.step
+        collision.prepare(ctx, history, (p.separation_window or
+                                         p.collision_window) // p.step
+                          if day else 0, p.lull_cpu, day_steps=day,
+                          draws=p.separation_draws)
         ledger = ctx['ledger']
         self._actions = []
         self._tasks = []
@@ -120,6 +125,7 @@ class AnticipationEngine:
         for op in sorted(near, key=lambda o: (o.deadline, o.id)):
             queue.place(self, operator.operator_candidate(self, ctx, op,
                                                           flavors))
+        throttle.throttle_measured(self, ctx, history)
         for host in ledger.overloaded_hosts():
             self._relieve(host, ctx, hosts)
         collision.separate(self, ctx, hosts)

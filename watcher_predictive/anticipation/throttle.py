@@ -10,7 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Throttle a predicted burster over the contention it would cause.
+"""Throttle a predicted burster over the contention it would cause, and
+the busiest guests of a host measured over its threshold now.
 
 When no guest of the host stands out as a burster but its guests' peaks
 collided in the measured history (:mod:`collision`) and no migration
@@ -31,7 +32,7 @@ def _colliders(engine, host, on_host, ctx, busy, throttled, use=None):
     predicted busy in the overload: no burst stands out among them, so
     each is capped at its share of the threshold capacity.
     """
-    excess = collision.excess(ctx, host)
+    excess = collision.day_excess(ctx, host)
     if not excess.size or not excess.any():
         return []
     ledger = ctx['ledger']
@@ -41,7 +42,7 @@ def _colliders(engine, host, on_host, ctx, busy, throttled, use=None):
     for u in guests:
         if u in throttled or not engine.actable(ctx, u):
             continue
-        took = float(np.minimum(ctx['recent'][u], excess).sum())
+        took = float(np.minimum(collision.day_use(ctx, u), excess).sum())
         if took <= 0:
             continue
         share = ledger.capacity[host] * ctx['by_uuid'][u].vcpus / allocated
@@ -115,7 +116,7 @@ def throttle_one(engine, host, on_host, ctx, before):
         ratio = float(high[busy].max()) / usual
         floor = np.full(int(busy.sum()), share)
         why = 'peaked with its neighbours in the last %.0f h, predicted' % (
-            ctx['recent'][u].size * ctx['step'] / 3600.0)
+            ctx['day_steps'] * ctx['step'] / 3600.0)
     else:
         return False
     inst = ctx['by_uuid'][u]
@@ -146,7 +147,7 @@ def throttle_recurring(engine, ctx):
     ledger = ctx['ledger']
     h = ctx['steps']
     for host in sorted(ctx.get('recent_load', {})):
-        over = collision.excess(ctx, host)
+        over = collision.day_excess(ctx, host)
         if over.size < h or not over[:h].any():
             continue
         busy = over[:h] > 0
@@ -158,11 +159,11 @@ def throttle_recurring(engine, ctx):
                    if at == host]
         for _over, share, u in sorted(_colliders(
                 engine, host, on_host, ctx, busy, throttled,
-                use=lambda u: ctx['recent'][u][:h]), reverse=True):
+                use=lambda u: collision.day_use(ctx, u)[:h]), reverse=True):
             if not engine.budget_left():
                 return
             limit = max(round(share, 2), 0.1)
-            use = ctx['recent'][u][:h]
+            use = collision.day_use(ctx, u)[:h]
             if float(use[busy].max()) <= limit:
                 continue
             benefit = float(np.minimum(np.maximum(use - limit, 0.0),
@@ -176,3 +177,108 @@ def throttle_recurring(engine, ctx):
                 'threshold together %.0f h ago at these times' % (
                     ctx['by_uuid'][u].name, host,
                     over.size * ctx['step'] / 3600.0)), high, capped)
+
+
+def _last_use(ctx, history):
+    """Measured CPU use (vCPUs) of each guest in the last step of the
+    history (the one before when the last is not measured yet), within
+    its allocation; guests without a measure are left out.
+    """
+    out = {}
+    for u, inst in ctx['by_uuid'].items():
+        series = history.get(u)
+        if series is None:
+            continue
+        tail = np.asarray(series, dtype=float)[-2:]
+        tail = tail[np.isfinite(tail)]
+        if tail.size:
+            out[u] = min(max(float(tail[-1]), 0.0), float(inst.vcpus))
+    return out
+
+
+def throttle_measured(engine, ctx, history):
+    """Cap the busiest guests of hosts measured over their threshold
+    capacity in the last step and predicted still over it in the first
+    step of the horizon: a collision the forecasts did not see coming,
+    that no migration relieved in time. It goes before the other relief
+    (whose predicted overload it lowers), so that the actions per audit
+    spent elsewhere do not leave a host over its capacity now.
+
+    Each guest, the furthest above its share of the threshold capacity
+    (in proportion to its vCPUs) first, is capped at what brings the
+    host's measured use back under the threshold, never below its share,
+    for ``throttle_overloaded`` seconds (within the horizon); its
+    unthrottle lifts the cap at the end, and a later audit caps it again
+    only if the host is still measured and predicted over.
+    """
+    p = engine.params
+    if not p.throttle_overloaded or not history or \
+            types.THROTTLE not in p.actions_allowed:
+        return
+    ledger = ctx['ledger']
+    steps = max(1, min(ctx['steps'], -(-p.throttle_overloaded //
+                                       ctx['step'])))
+    busy = np.zeros(ctx['steps'], dtype=bool)
+    busy[:steps] = True
+    if ctx['blackout'][busy].any():
+        return
+    use = _last_use(ctx, history)
+    now = ctx['start'] + ctx['step']
+    where = {i.uuid: i.host for i in ctx['instances']}
+    capped_now = {}
+    for action in engine._actions:
+        if action.window_start >= now:
+            continue
+        if action.kind == types.MIGRATE:
+            where[action.instance_uuid] = action.destination_host
+        elif action.kind == types.THROTTLE:
+            capped_now[action.instance_uuid] = action.cpu_limit
+    load = {}
+    for u, value in use.items():
+        value = min(value, capped_now.get(u, value))
+        use[u] = value
+        load[where[u]] = load.get(where[u], 0.0) + value
+    for host in sorted(load, key=lambda h: -load[h] + ledger.capacity.get(
+            h, load[h])):
+        if host not in ledger.capacity:
+            continue
+        excess = load[host] - ledger.capacity[host]
+        if excess <= 0 or ledger.demand[host][0] <= ledger.capacity[host]:
+            continue
+        guests = [u for u, at in where.items() if at == host]
+        allocated = sum(ctx['by_uuid'][u].vcpus for u in guests) or 1.0
+        order = []
+        for u in guests:
+            if u in capped_now or u not in use or \
+                    not engine.actable(ctx, u):
+                continue
+            share = ledger.capacity[host] * ctx['by_uuid'][u].vcpus / \
+                allocated
+            if use[u] > share:
+                order.append((use[u] - share, share, u))
+        measured = load[host]
+        for _above, share, u in sorted(order, reverse=True):
+            if excess <= 0 or not engine.budget_left():
+                break
+            limit = max(round(max(share, use[u] - excess), 2), 0.1)
+            if limit >= use[u]:
+                continue
+            excess -= use[u] - limit
+            before = float(ledger.overload(host).sum())
+            high = ctx['demand'][u]
+            capped = np.where(busy, np.minimum(high, limit), high)
+            ledger.release(host, high - capped)
+            ctx['demand'][u] = capped
+            # The relief counted: the measured use cut, over the window.
+            benefit = max(before - float(ledger.overload(host).sum()),
+                          (use[u] - limit) * steps) * ctx['step']
+            why = ('host %s measured at %.0f%% of its CPU threshold in the '
+                   'last %d min and predicted over it; %s used %.2f vCPUs '
+                   '(its share %.2f)' % (
+                       host, 100 * measured / ledger.capacity[host],
+                       ctx['step'] // 60, ctx['by_uuid'][u].name, use[u],
+                       share))
+            _record(engine, ctx, u, host, busy, limit, benefit, why, high,
+                    capped)
+            engine._actions[-1].source = types.SOURCE_MEASURED
+            engine._tasks[-1].source = types.SOURCE_MEASURED

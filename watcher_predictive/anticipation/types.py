@@ -27,8 +27,9 @@ SOURCE_RIGHT_SIZE = 'right_size'
 SOURCE_CONSOLIDATION = 'consolidation'
 SOURCE_OPERATOR = 'operator'
 SOURCE_COLLISION = 'collision'
+SOURCE_MEASURED = 'measured_overload'
 TASK_SOURCES = (SOURCE_OVERLOAD, SOURCE_RIGHT_SIZE, SOURCE_CONSOLIDATION,
-                SOURCE_OPERATOR, SOURCE_COLLISION)
+                SOURCE_OPERATOR, SOURCE_COLLISION, SOURCE_MEASURED)
 
 # What became of a task in one audit.
 PLANNED = 'planned'
@@ -123,6 +124,16 @@ class PlanParameters:
     collision_window: int = 86400
     """Seconds of measured use in which guests whose peaks collided on
     a host are looked for, to be separated in their lulls (0 disables)."""
+    separation_window: int = 0
+    """Seconds of measured use in which the guests whose peaks collided
+    on a host are looked for, to be separated in their lulls and kept
+    apart by overload migrations (0: ``collision_window``; unused when
+    ``collision_window`` is 0)."""
+    separation_draws: int = 0
+    """Copies of the separation window (of two days or more) in which
+    each guest's days are rotated by a whole number of days, added to
+    the measured window: guests whose peaks fell on different days are
+    kept apart too (0: the measured window only)."""
     min_overload: float = 20.0
     """vCPU-minutes a host must be predicted to spend above its threshold
     over the horizon for the engine to relieve it: a forecast that only
@@ -134,6 +145,11 @@ class PlanParameters:
     migration_cooldown: int = 0
     """Seconds after a guest's last live migration in which the engine
     does not migrate it again on its own (operator tasks excepted)."""
+    throttle_overloaded: int = 0
+    """Seconds for which the busiest guests of a host measured over its
+    threshold capacity in the last step, and predicted still over it, are
+    capped at what brings it back under (0 disables): an overload the
+    forecasts did not see coming, relieved before the other tasks."""
 
 
 @dataclasses.dataclass

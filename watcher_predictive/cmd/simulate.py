@@ -132,6 +132,11 @@ def render(result):
         lines.append('  %-*s %s' % (width, 'Migrations by decision', ', '.join(
             '%s %d' % kv for kv in sorted(
                 result['migrations_by_source'].items()))))
+    if result.get('throttled_minutes_by_source'):
+        lines.append('  %-*s %s' % (width, 'Throttled minutes by decision',
+                                    ', '.join('%s %.0f' % kv for kv in sorted(
+                                        result['throttled_minutes_by_source']
+                                        .items()))))
     return '\n'.join(lines)
 
 

@@ -130,6 +130,24 @@ SCHEMA = {
                            'disables both).',
             'type': 'integer', 'minimum': 0, 'maximum': 1209600,
             'default': 86400},
+        'separation_window': {
+            'description': 'Seconds of measured CPU use in which the '
+                           'guests that peaked together on a host are '
+                           'looked for, to be separated in their lulls and '
+                           'kept apart by overload migrations (0: '
+                           'collision_window). Longer windows find peaks '
+                           'that meet on some days only; the history must '
+                           'cover them ([watcher_predictive] history_days).',
+            'type': 'integer', 'minimum': 0, 'maximum': 1209600,
+            'default': 0},
+        'separation_draws': {
+            'description': 'Copies of the separation window (two days or '
+                           'more) in which each guest\'s days are rotated '
+                           'by a whole number of days, added to the '
+                           'measured one: guests whose peaks fell on '
+                           'different days, and could meet, are separated '
+                           'too (0: only peaks measured together).',
+            'type': 'integer', 'minimum': 0, 'maximum': 16, 'default': 0},
         'min_overload': {
             'description': 'vCPU-minutes a host must be predicted to spend '
                            'above host_cpu_threshold within the horizon for '
@@ -150,6 +168,17 @@ SCHEMA = {
                            'again on its own (operator tasks excepted; 0 '
                            'disables).',
             'type': 'integer', 'minimum': 0, 'maximum': 1209600,
+            'default': 0},
+        'throttle_overloaded': {
+            'description': 'Seconds for which the busiest guests of a host '
+                           'measured above host_cpu_threshold in the last '
+                           'step, and predicted still above it, are '
+                           'throttled to what brings the host back under '
+                           'it (never below their share of its threshold '
+                           'capacity), after the other relief; each '
+                           'throttle is lifted at the end of that time '
+                           '(0 disables).',
+            'type': 'integer', 'minimum': 0, 'maximum': 86400,
             'default': 0},
         'resize_up_usage': {
             'description': 'Resize an instance up ahead of a predicted '
@@ -216,8 +245,11 @@ def plan_parameters(values):
         resize_up_usage=merged['resize_up_usage'],
         busy_migration=bool(merged['busy_migration']),
         collision_window=merged['collision_window'],
+        separation_window=merged['separation_window'],
+        separation_draws=merged['separation_draws'],
         migration_cooldown=merged['migration_cooldown'],
         throttle_colliders=bool(merged['throttle_colliders']),
+        throttle_overloaded=merged['throttle_overloaded'],
         min_overload=float(merged['min_overload']))
     return params, merged['min_history']
 

@@ -171,7 +171,8 @@ class Replay:
         self.result.update(migration_cost=0.0, overload_minutes=0.0,
                            throttled_minutes=0.0, active_host_hours=0.0,
                            resize_capped_minutes=0.0, audits=0,
-                           migrations_by_source={}, dropped_guests=len(
+                           migrations_by_source={},
+                           throttled_minutes_by_source={}, dropped_guests=len(
                                work.ids) - len(self.names))
 
     # -- the loop ----------------------------------------------------------
@@ -197,6 +198,9 @@ class Replay:
                     'throttled_minutes', 'active_host_hours',
                     'resize_capped_minutes'):
             r[key] = round(float(r[key]), 1)
+        by = r['throttled_minutes_by_source']
+        r['throttled_minutes_by_source'] = {k: round(v, 1)
+                                            for k, v in by.items()}
         return r
 
     def _advance(self, t):
@@ -211,10 +215,12 @@ class Replay:
             self.cpu[:, t] > self.vcpus + 1e-9)
         self.result['resize_capped_minutes'] += float(
             capped.sum()) * self.step / 60.0
-        for row, begin, end, limit in self.throttles:
+        by = self.result['throttled_minutes_by_source']
+        for row, begin, end, limit, source in self.throttles:
             if begin <= t < end:
                 demand[row] = min(demand[row], limit)
                 self.result['throttled_minutes'] += self.step / 60.0
+                by[source] = by.get(source, 0.0) + self.step / 60.0
         n = len(self.host_names)
         load = np.bincount(self.host_of, weights=demand, minlength=n)
         over = load > self.s.host_cores + 1e-9
@@ -337,7 +343,8 @@ class Replay:
             vcpus=int(self.vcpus[r]), memory_mb=int(self.memory_mb[r]),
             disk_gb=40, flavor_name=self.flavor[r])
             for r, u in enumerate(self.names)]
-        back = max(0, t - p.collision_window // self.step)
+        back = max(0, t - max(p.collision_window, p.separation_window)
+                   // self.step)
         history = {u: self.cpu[r, back:t] for r, u in enumerate(self.names)}
         plan = engine_mod.AnticipationEngine(p).plan(
             hosts, instances, forecasts, flavors=self.cluster.flavors,
@@ -358,7 +365,8 @@ class Replay:
                                     action.source))
             else:
                 end = t + (action.window_end - start) // self.step
-                self.throttles.append((r, begin, end, action.cpu_limit))
+                self.throttles.append((r, begin, end, action.cpu_limit,
+                                       action.source))
 
 
 def lull_share(result):

@@ -221,3 +221,55 @@ def test_a_daily_collision_the_forecast_misses_is_throttled():
     assert not engine.AnticipationEngine(params(
         actions_allowed=allowed, throttle_colliders=True)).plan(
             hosts, instances, forecasts, history=history).actions
+
+
+def test_a_collision_days_ago_is_separated_with_a_longer_window():
+    # 'a' and 'b' peaked together at 10:00 three days ago only (on the
+    # two days since, neither peaked): the last day shows nothing.
+    hosts, instances, forecasts, history = cluster()
+    quiet = np.full(DAY, 0.05)
+    history = {u: np.r_[y, quiet, quiet] for u, y in history.items()}
+    history['d'] = np.r_[peak_at(22), peak_at(22), peak_at(22)]
+    assert not engine.AnticipationEngine(params()).plan(
+        hosts, instances, forecasts, history=history).actions
+    plan = engine.AnticipationEngine(params(
+        separation_window=3 * 86400)).plan(
+            hosts, instances, forecasts, history=history)
+    assert [(a.source, a.source_host, a.destination_host)
+            for a in plan.actions] == [
+                (types.SOURCE_COLLISION, 'h1', 'h3')]
+    assert plan.actions[0].instance_uuid in ('a', 'b')
+    assert 'in the last 72 h' in plan.actions[0].reason
+    # A window shorter than the collision window changes nothing, and
+    # a collision window of 0 still disables the rule.
+    for kw in (dict(separation_window=3600),
+               dict(separation_window=3 * 86400, collision_window=0)):
+        assert not engine.AnticipationEngine(params(**kw)).plan(
+            hosts, instances, forecasts, history=history).actions
+
+
+def test_peaks_of_different_days_are_separated_with_rotated_days():
+    # 'a' peaked at 10:00 on the first day, 'b' at 10:00 on the second:
+    # never together, but nothing says they cannot meet.
+    hosts, instances, forecasts, history = cluster()
+    quiet = np.full(DAY, 0.05)
+    history = {'a': np.r_[peak_at(10), quiet], 'b': np.r_[quiet, peak_at(10)],
+               'c': np.r_[peak_at(10), peak_at(10)],
+               'd': np.r_[peak_at(22), peak_at(22)]}
+    two_days = params(separation_window=2 * 86400)
+    assert not engine.AnticipationEngine(two_days).plan(
+        hosts, instances, forecasts, history=history).actions
+    plan = engine.AnticipationEngine(params(
+        separation_window=2 * 86400, separation_draws=8)).plan(
+            hosts, instances, forecasts, history=history)
+    assert [(a.source, a.source_host, a.destination_host)
+            for a in plan.actions] == [
+                (types.SOURCE_COLLISION, 'h1', 'h3')]
+    assert "days rotated" in plan.actions[0].reason
+    # The same days are drawn at every audit.
+    again = engine.AnticipationEngine(params(
+        separation_window=2 * 86400, separation_draws=8)).plan(
+            hosts, instances, forecasts, history=history)
+    assert again.actions[0].instance_uuid == plan.actions[0].instance_uuid
+    assert again.actions[0].expected_benefit == \
+        plan.actions[0].expected_benefit
