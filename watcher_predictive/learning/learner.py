@@ -74,14 +74,16 @@ class Options:
     gate_discount: float = 0.99
     gate_min_scorings: int = 24
     gate_by_step: bool = False
-    spread: str = None
-    """Where the choice follows another candidate than the reference,
-    scale the spread around its median by its out-of-sample absolute
-    error over the reference's, per horizon step ('step') or over all
-    steps ('pooled'), or put around it the quantiles of its own
-    out-of-sample errors ('quantiles'); None (the default: none of them
-    lowered the pinball loss on the Bitbrains replay of VMs 21 to 60):
-    the profiler's spread, moved with the median."""
+    spread: str = 'stay'
+    """Where the choice follows another candidate than the reference:
+    'stay' (the default), only the median moves to the candidate's, the
+    other quantiles stay where the reference put them (then sorted);
+    None, the whole distribution moves with the median; 'step' or
+    'pooled', it moves and its spread is scaled by the candidate's
+    out-of-sample absolute error over the reference's, per horizon step
+    or over all steps; 'quantiles', the candidate's median plus the
+    quantiles of its own out-of-sample errors. Chosen on the Bitbrains
+    replay of VMs 21 to 60 (``benchmarks/README.rst``)."""
 
 
 @dataclasses.dataclass
@@ -362,8 +364,13 @@ class Learner:
                 reference, states,
                 [forecast.instance_ids[i] for i in rows], forecast.resource,
                 levels.tolist())
-        # The whole distribution moves with its median.
-        quantiles += (combined - quantiles[:, :, median])[:, :, None]
+        # The whole distribution moves with its median, or (``spread``
+        # 'stay') with the reference's, the median then the chosen one.
+        if gated and self.options.spread == 'stay':
+            quantiles += (reference - quantiles[:, :, median])[:, :, None]
+            quantiles[:, :, median] = combined
+        else:
+            quantiles += (combined - quantiles[:, :, median])[:, :, None]
         if gated:
             # Around a chosen candidate's median, the spread of its own
             # out-of-sample errors (``choice.spread``).

@@ -10,6 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+import copy
 import json
 
 import numpy as np
@@ -213,3 +214,58 @@ def test_the_learner_puts_the_chosen_candidates_spread_around_it():
     assert np.allclose(fc.quantiles[0],
                        np.sort(np.maximum(median[:, None] + spread, 0),
                                axis=1), atol=1e-9)
+
+
+def test_only_the_median_moves_to_the_chosen_candidate():
+    # The same audits learned with the default (the spread stays where
+    # the reference's median put it) and with the whole distribution
+    # moved with the median.
+    rng = np.random.default_rng(8)
+    step, day = 300, 288
+    n = 3 * day + 72
+    cpu = np.clip(np.stack([
+        1 + np.cumsum(rng.normal(0, 0.02, n)) + rng.normal(0, 0.02, n),
+        0.5 + 0.3 * np.sin(2 * np.pi * np.arange(n) / day) +
+        rng.normal(0, 0.05, n)]), 0, None)
+    history = history_mod.History(('a', 'b'), 1_700_006_400, step,
+                                  {'cpu': cpu})
+    learners = {spread: learner_mod.Learner(learner_mod.Options(
+        spread=spread, gate_min_scorings=1, calibration_rate=0.0))
+        for spread in ('stay', None)}
+    stored = {spread: {} for spread in learners}
+    issued = {spread: [] for spread in learners}
+    for end in range(3 * day, n + 1, 12):
+        seen = replay.window(history, end, 3, ('cpu',))
+        profile = engine.Profiler(markov_resources=('cpu',)).profile(seen,
+                                                                     12)
+        last = {}
+        for spread, learner in learners.items():
+            result = copy.deepcopy(profile)
+            outcome = learner.learn(seen, result, stored[spread],
+                                    issued[spread], seen.end)
+            stored[spread] = json.loads(json.dumps(outcome.states))
+            fc = result.forecasts['cpu']
+            for i, uuid in enumerate(fc.instance_ids):
+                issued[spread].append(replay.Issued(
+                    uuid, 'cpu', 'ensemble', seen.end, fc.start, fc.step,
+                    fc.levels.tolist(), fc.quantiles[i].tolist()))
+            last[spread] = fc.quantiles[0]
+    # Instance 'a' follows another candidate than the reference.
+    res = stored['stay']['a']['resources']['cpu']
+    assert res['gate'] == stored[None]['a']['resources']['cpu']['gate']
+    which = choice.chosen(learners['stay'].options, res,
+                          res['pending'][-1]['members'], 12)
+    assert which[0] != 0
+    median = list(fc.levels).index(0.5)
+    chosen = last[None][:, median]
+    reference = np.array(res['pending'][-1][choice.REFERENCE])
+    assert np.abs(chosen - reference).max() > 1e-3
+    assert np.ptp(last[None], axis=1).min() > 1e-3
+    # The same median; the other quantiles where the reference put them.
+    stay = last[None] - (chosen - reference)[:, None]
+    stay[:, median] = chosen
+    # (Without calibration: only an interval crossing the median is cut.)
+    stay = learner_mod.calibrate_spread(stay[None], fc.levels,
+                                        [{'80': 0.0, '90': 0.0}])[0]
+    assert np.allclose(last['stay'], np.sort(stay, axis=1), atol=1e-5)
+    assert not np.allclose(last['stay'], last[None], atol=1e-5)
