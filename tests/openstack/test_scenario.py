@@ -31,12 +31,14 @@ import os
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
 from tests.openstack import config
 from tests.openstack import workload
 from watcher_predictive.cmd import demo
+from watcher_predictive.plugins import cluster
 
 GATED = ('predictive_migrate', 'predictive_resize', 'throttle')
 # Every action type a plan of ours holds: each throttle is followed by the
@@ -419,6 +421,7 @@ def test_plan_executed_with_a_deleted_server(cloud, scenario):
                        for row in throttles), throttles
     plan = STATE['plan']
     started = time.monotonic()
+    started_at = time.time()
     watcher.action_plan.start(plan.uuid)
     plan = _wait(lambda: watcher.action_plan.get(plan.uuid),
                  ('SUCCEEDED', 'FAILED', 'CANCELLED'), 900,
@@ -453,6 +456,14 @@ def test_plan_executed_with_a_deleted_server(cloud, scenario):
                    for row in _throttles(cloud)
                    if row[0] == p['resource_id'] and row[4] == 'applied'), \
             _throttles(cloud)
+    # The migration cool-down reads these live migrations back from Nova's
+    # migrations API, each at its completion time.
+    recent = cluster.recent_live_migrations(
+        types.SimpleNamespace(connection=conn), started_at - 120)
+    for action in by_type['predictive_migrate']:
+        server_id = action.input_parameters['resource_id']
+        assert server_id in recent, recent
+        assert started_at - 120 <= recent[server_id] <= time.time() + 120
     for action in by_type['predictive_resize']:
         if action.uuid == victim.uuid:
             continue
