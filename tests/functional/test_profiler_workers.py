@@ -234,10 +234,18 @@ class ProfilerWorkersTestCase(base.WatcherFunctionalTestCase):
     # -- tests -------------------------------------------------------------
 
     def test_two_workers_profile_an_audit_and_reuse_fresh_profiles(self):
+        strategy_log = self.useFixture(fixtures.FakeLogger(
+            name='watcher_predictive.plugins.strategy', level=logging.INFO))
+        measured = ('Measured use of %d of %d instances read from the '
+                    'histories stored by the profiler workers'
+                    % (N_INSTANCES, N_INSTANCES))
         self.start_workers('worker-a', 'worker-b')
         audit = self.post_audit()
         self.assertEqual('SUCCEEDED', self.wait_for_end(audit, 120))
         self.assert_all_profiled(audit)
+        # The plan has the guests' measured use (collision separation)
+        # without the decision engine reading telemetry.
+        self.assertIn(measured, strategy_log.output)
         # Both workers took shards.
         for name in self.workers:
             self.assertIn('Shard of', self.log_of(name), name)
@@ -253,6 +261,7 @@ class ProfilerWorkersTestCase(base.WatcherFunctionalTestCase):
                          self.indicators(audit)['instances_profiled'])
         self.assertIn('0 profiled now, %d fresh profiles reused'
                       % N_INSTANCES, self.coordinator_log.output)
+        self.assertEqual(2, strategy_log.output.count(measured))
         self.assertEqual(versions, {
             u: p.version for u, p in self.store.load_profiles(
                 list(versions)).items()})

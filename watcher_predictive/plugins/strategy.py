@@ -160,6 +160,13 @@ class PredictiveAnticipation(base.BaseStrategy):
                     audit_uuid=getattr(audit, 'uuid', None), issued_at=now))
             finally:
                 fan_out.close()
+            # The guests' measured use, for those whose peaks collided:
+            # the histories the workers stored as they read them.
+            measured = incremental.stored_use(
+                store, [i.uuid for i in instances], end, p.step) or None
+            LOG.info('Measured use of %d of %d instances read from the '
+                     'histories stored by the profiler workers',
+                     len(measured or ()), len(instances))
         else:
             source = incremental.wrap(
                 self.telemetry or telemetry.get_source(CONF, osc=self.osc),

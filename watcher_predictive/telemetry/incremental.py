@@ -146,3 +146,36 @@ def wrap(source, store, conf):
         return source
     return IncrementalSource(source, store,
                              late_margin=options.telemetry_late_margin)
+
+
+def stored_use(store, instance_ids, end, step, resource='cpu'):
+    """uuid -> measured ``resource`` per step ending at ``end`` (NaN where
+    unknown), from the histories the profiler workers stored: what an
+    audit that profiles through the workers has of the guests' recent
+    use without reading telemetry itself.
+
+    A stored history ending before ``end`` (a fresh profile reused) is
+    padded with NaN up to it; one ending after it (a read since) is cut
+    at it. Instances with no stored history at this step, or none of the
+    resource, are left out; if the store cannot be read, a warning is
+    logged and nothing is returned.
+    """
+    try:
+        stored = store.load_histories(instance_ids, step)
+    except exception.StorageError as e:
+        LOG.warning('Stored histories could not be read (%s); the plan '
+                    'has no measured use of the guests', e)
+        return {}
+    out = {}
+    for uuid, h in stored.items():
+        series = h.values.get(resource)
+        if series is None or h.end <= h.start:
+            continue
+        steps = (end - h.start) // step
+        if steps <= 0:
+            continue
+        use = np.full(steps, np.nan)
+        kept = min(steps, series.size)
+        use[:kept] = series[:kept]
+        out[uuid] = use
+    return out

@@ -177,3 +177,33 @@ def test_purge_drops_histories_not_read_since(store, source):
     reader.fetch(IDS[2:3], 8 * DAY + 3600, 9 * DAY + 3600, STEP)
     store.purge(older_than_days=1, now=10 * DAY + 1800)
     assert sorted(store.load_histories(IDS, STEP)) == [IDS[2]]
+
+
+def test_stored_use_is_what_was_read_aligned_to_the_audit(store, source):
+    reader = incremental.IncrementalSource(source, store)
+    start, end = 7 * DAY, 9 * DAY
+    read = reader.fetch(IDS[:4], start, end, STEP)
+    # The audit's own end, as stored; a later end (a fresh profile
+    # reused) pads with unknown steps; an earlier one cuts.
+    use = incremental.stored_use(store, IDS, end, STEP)
+    assert sorted(use) == IDS[:4]
+    for row, uuid in enumerate(IDS[:4]):
+        np.testing.assert_allclose(use[uuid], read.values['cpu'][row],
+                                   rtol=1e-6, equal_nan=True)
+    later = incremental.stored_use(store, IDS[:1], end + 3 * STEP, STEP)
+    assert later[IDS[0]].size == read.values['cpu'][0].size + 3
+    assert np.isnan(later[IDS[0]][-3:]).all()
+    earlier = incremental.stored_use(store, IDS[:1], end - DAY, STEP)
+    np.testing.assert_allclose(earlier[IDS[0]],
+                               read.values['cpu'][0][:DAY // STEP],
+                               rtol=1e-6, equal_nan=True)
+    # Another step, or an end before the stored start: nothing.
+    assert incremental.stored_use(store, IDS, end, 60) == {}
+    assert incremental.stored_use(store, IDS, start, STEP) == {}
+
+
+def test_stored_use_of_an_unreadable_store_is_empty(tmp_path, caplog):
+    broken = api.Store('sqlite:///%s' % (tmp_path / 'empty.sqlite'),
+                       timeout=5)  # no tables
+    assert incremental.stored_use(broken, IDS, 9 * DAY, STEP) == {}
+    assert 'no measured use of the guests' in caplog.text
