@@ -19,14 +19,13 @@ real openstacksdk connection and a real socket.
 """
 
 import calendar
-import http.server
 import json
 import logging
 import socket
-import threading
+import subprocess
+import sys
 import time
 import types
-import urllib.parse
 
 from keystoneauth1 import noauth
 from keystoneauth1 import session as ks_session
@@ -55,17 +54,19 @@ def _nova(port, timeout=5):
     return types.SimpleNamespace(connection=conn)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Nova's version document, then what the test asks for on
-    ``/os-migrations``.
-    """
+_SERVER = r"""
+import http.server, json, sys, time, urllib.parse
 
+status, body, delay = json.loads(sys.argv[1])
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def _json(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
+    def reply(self, code, data):
+        data = json.dumps(data).encode()
+        self.send_response(code)
         self.send_header('Content-Type', 'application/json')
         self.send_header('Content-Length', str(len(data)))
         self.end_headers()
@@ -75,29 +76,58 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlparse(self.path)
         if url.path.rstrip('/') in ('', '/v2.1'):
             href = 'http://%s:%d/v2.1/' % self.server.server_address
-            return self._json(200, {'version': {
+            return self.reply(200, {'version': {
                 'id': 'v2.1', 'status': 'CURRENT', 'version': '2.95',
                 'min_version': '2.1', 'links': [
                     {'rel': 'self', 'href': href}]}})
         if url.path.endswith('/os-migrations'):
-            self.server.queries.append(urllib.parse.parse_qs(url.query))
-            if self.server.delay:
-                time.sleep(self.server.delay)
-            return self._json(self.server.status, self.server.body)
-        return self._json(404, {'itemNotFound': {'message': 'no'}})
+            print(json.dumps(urllib.parse.parse_qs(url.query)), flush=True)
+            time.sleep(delay)
+            return self.reply(status, body)
+        return self.reply(404, {'itemNotFound': {'message': 'no'}})
+
+
+httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+print(httpd.server_address[1], flush=True)
+httpd.serve_forever()
+"""
+
+
+class _Server:
+    """Nova's version document, then ``body`` with ``status`` after
+    ``delay`` seconds on ``/os-migrations``: a separate process, so that
+    the test process's green threads (Watcher's tests patch eventlet in)
+    do not schedule it.
+    """
+
+    def __init__(self, status=200, body=None, delay=0):
+        self.process = subprocess.Popen(
+            [sys.executable, '-c', _SERVER,
+             json.dumps([status, body or {'migrations': []}, delay])],
+            stdout=subprocess.PIPE, text=True)
+        self.port = int(self.process.stdout.readline())
+
+    def queries(self):
+        self.process.kill()
+        out, _ = self.process.communicate(timeout=10)
+        return [json.loads(line) for line in out.splitlines() if line]
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate(timeout=10)
 
 
 @pytest.fixture
-def server():
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.queries, httpd.delay = [], 0
-    httpd.status, httpd.body = 200, {'migrations': []}
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+def serve():
+    servers = []
+
+    def start(**kwargs):
+        servers.append(_Server(**kwargs))
+        return servers[-1]
+    yield start
+    for server in servers:
+        server.close()
 
 
 def _migration(server_id, updated, created='2026-11-25T09:00:00.000000'):
@@ -107,20 +137,19 @@ def _migration(server_id, updated, created='2026-11-25T09:00:00.000000'):
             'source_compute': 'a', 'dest_compute': 'b'}
 
 
-def test_lists_the_last_completed_live_migration_per_guest(server):
-    server.body = {'migrations': [
+def test_lists_the_last_completed_live_migration_per_guest(serve):
+    server = serve(body={'migrations': [
         _migration('g1', '2026-11-25T10:00:00.000000'),
         _migration('g1', '2026-11-25T11:30:00.000000'),
         _migration('g2', None, created='2026-11-25T10:15:00.000000'),
-        _migration(None, '2026-11-25T10:00:00.000000')]}
+        _migration(None, '2026-11-25T10:00:00.000000')]})
     since = _epoch('2026-11-25T09:00:00')
-    got = cluster.recent_live_migrations(
-        _nova(server.server_address[1]), since)
+    got = cluster.recent_live_migrations(_nova(server.port), since)
     # The latest of g1's two, g2's creation time as it has no update,
     # and nothing for the entry without a server.
     assert got == {'g1': _epoch('2026-11-25T11:30:00'),
                    'g2': _epoch('2026-11-25T10:15:00')}
-    query, = server.queries
+    query, = server.queries()
     assert query['changes-since'] == ['2026-11-25T09:00:00Z']
     assert query['migration_type'] == ['live-migration']
     assert query['status'] == ['completed']
@@ -134,22 +163,22 @@ def test_connection_refused_means_no_cooldown(caplog):
     assert 'no cool-down applies' in caplog.text
 
 
-def test_an_error_from_nova_means_no_cooldown(server, caplog):
+def test_an_error_from_nova_means_no_cooldown(serve, caplog):
     caplog.set_level(logging.WARNING)
-    server.status = 500
-    server.body = {'computeFault': {'code': 500, 'message': 'boom'}}
+    server = serve(status=500, body={
+        'computeFault': {'code': 500, 'message': 'boom'}})
     assert cluster.recent_live_migrations(
-        _nova(server.server_address[1]), time.time() - 3600) == {}
+        _nova(server.port), time.time() - 3600) == {}
     assert 'Nova did not list the recent live migrations' in caplog.text
-    assert server.queries
+    assert server.queries()
 
 
-def test_a_nova_that_does_not_answer_times_out(server, caplog):
+def test_a_nova_that_does_not_answer_times_out(serve, caplog):
     caplog.set_level(logging.WARNING)
-    server.delay = 3
+    server = serve(delay=3)
     started = time.monotonic()
     assert cluster.recent_live_migrations(
-        _nova(server.server_address[1], timeout=0.5),
+        _nova(server.port, timeout=0.5),
         time.time() - 3600) == {}
     assert time.monotonic() - started < 2.5
     assert 'Nova did not list the recent live migrations' in caplog.text
