@@ -20,7 +20,7 @@ for CPU one hour ahead, the first and last week's MAE, pinball loss and
 interval coverage with learning on and off, and the last week's with a
 "fresh" learner, started from an empty state at the start of the last
 week on the same profiles (so that the last week is its first week of
-learning: learning's first week against its fifth on the same data,
+learning: learning's first week against its fourth on the same data,
 whatever the difficulty of the week); then the change-of-behaviour
 replay: pairs of VMs spliced into one series, and the hours until the
 error is back within 20 % of its pre-switch level. Figures are printed,
