@@ -17,7 +17,11 @@
 (``../shared/traces/bitbrains_rnd_2013-8``) with one audit per simulated
 hour (each profiling the last 7 days, as the strategy does) and prints,
 for CPU one hour ahead, the first and last week's MAE, pinball loss and
-interval coverage with learning on and off; then the change-of-behaviour
+interval coverage with learning on and off, and the last week's with a
+"fresh" learner, started from an empty state at the start of the last
+week on the same profiles (so that the last week is its first week of
+learning: learning's first week against its fourth on the same data,
+whatever the difficulty of the week); then the change-of-behaviour
 replay: pairs of VMs spliced into one series, and the hours until the
 error is back within 20 % of its pre-switch level. Figures are printed,
 never judged.
@@ -46,7 +50,15 @@ def week_figures(audits):
             ('last_week', [a for a in audits if a.issued_at > last - WEEK])):
         naive = replay.total(chosen, 'persistence')
         out['%s_persistence_mae' % name] = round(naive.mae, 5)
-        for which in ('on', 'off'):
+        tracks = ['on', 'off']
+        fresh = [a.fresh is not None for a in chosen]
+        if name == 'last_week' and any(fresh):
+            if not all(fresh):
+                raise ValueError('the fresh learner scored %d of the last '
+                                 'week\'s %d audits; it must start at the '
+                                 'first' % (sum(fresh), len(fresh)))
+            tracks.append('fresh')
+        for which in tracks:
             score = replay.total(chosen, which)
             out['%s_%s' % (name, which)] = {
                 'audits': len(chosen), 'mae': round(score.mae, 5),
@@ -60,7 +72,7 @@ def week_figures(audits):
 
 
 def month(path, instances, days, history_days, resources, skip=0,
-          options=None):
+          options=None, fresh=True, horizon_steps=12):
     history, flavors = trace.load_bitbrains(path, limit=skip + instances)
     history = history.select(history.instance_ids[skip:])
     steps_per_hour = 3600 // history.step
@@ -76,9 +88,17 @@ def month(path, instances, days, history_days, resources, skip=0,
             print('day %.0f of the trace' % (index * history.step / 86400),
                   file=sys.stderr, flush=True)
 
+    # The last audit whose horizon the trace still holds; the fresh
+    # learner starts with the last week before it.
+    final = first + (min(last, history.n_steps - horizon_steps) - first) // \
+        steps_per_hour * steps_per_hour
+    fresh_after = history.start + final * history.step - WEEK \
+        if fresh else None
     audits = replay.replay(history, first, last, history_days=history_days,
+                           horizon_steps=horizon_steps,
                            lull_thresholds=thresholds, resources=resources,
-                           on_audit=progress, options=options)
+                           on_audit=progress, options=options,
+                           fresh_after=fresh_after)
     figures = week_figures(audits)
     figures['instances'] = len(history.instance_ids)
     figures['history_days'] = history_days
@@ -137,6 +157,8 @@ def main(argv=None):
                              'learning.learner.Options, VALUE in JSON, '
                              'e.g. gate=null), repeatable.')
     parser.add_argument('--skip-month', action='store_true')
+    parser.add_argument('--no-fresh', action='store_true',
+                        help='Without the fresh learner of the last week.')
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args(argv)
     args.trace = demo.find_trace(args.trace)
@@ -147,7 +169,7 @@ def main(argv=None):
         parse_option(parser, text) for text in args.option))
     out = {'month': None if args.skip_month else month(
         args.trace, args.instances, args.days, args.history_days, resources,
-        args.skip, options),
+        args.skip, options, fresh=not args.no_fresh),
         'change_of_behaviour': change_of_behaviour(
             args.trace, args.pairs, args.history_days, resources,
             options=options)
@@ -182,13 +204,20 @@ def print_month(m):
         'CPU, 1 h ahead', 'MAE', 'pinball', 'cov80', 'cov90', 'lullP',
         'lullR', 'MAE/pers'))
     for key in ('first_week_off', 'first_week_on', 'last_week_off',
-                'last_week_on'):
-        f = m[key]
+                'last_week_on', 'last_week_fresh'):
+        f = m.get(key)
+        if f is None:
+            continue
         print('%-16s %8.5f %8.5f %7.3f %7.3f %7.3f %7.3f %7.3f' % (
             key, f['mae'], f['pinball'], f['coverage_80'], f['coverage_90'],
             f['lull_precision'], f['lull_recall'], f['mae_to_persistence']))
     print('persistence MAE: first week %.5f, last week %.5f' % (
         m['first_week_persistence_mae'], m['last_week_persistence_mae']))
+    if 'last_week_fresh' in m:
+        print('last week, MAE with learning since the start %.5f, with a '
+              'learner started that week %.5f, off %.5f' % (
+                  m['last_week_on']['mae'], m['last_week_fresh']['mae'],
+                  m['last_week_off']['mae']))
 
 
 def print_changes(changes):

@@ -24,7 +24,7 @@
   forecast its logarithm moves by ``rate * (nominal - observed)``, which
   widens intervals that covered too little and narrows those that
   covered too much, so that observed coverage converges to nominal
-  (``learner.calibrate_spread`` keeps the 90 % interval around the 80 %
+  (``forecasts.calibrate_spread`` keeps the 90 % interval around the 80 %
   one without swapping their levels' values).
 * ``drifted``: a model's recent (fast) error against its own history
   (slow) and against a reference model's recent error.

@@ -40,6 +40,7 @@ import numpy as np
 from watcher_predictive.learning import adjust
 from watcher_predictive.learning import arima_control
 from watcher_predictive.learning import choice
+from watcher_predictive.learning import forecasts
 from watcher_predictive.learning import markov_online
 from watcher_predictive.learning import scoring
 from watcher_predictive.learning import state as state_mod
@@ -74,16 +75,6 @@ class Options:
     gate_discount: float = 0.99
     gate_min_scorings: int = 24
     gate_by_step: bool = False
-    spread: str = 'stay'
-    """Where the choice follows another candidate than the reference:
-    'stay' (the default), only the median moves to the candidate's, the
-    other quantiles stay where the reference put them (then sorted);
-    None, the whole distribution moves with the median; 'step' or
-    'pooled', it moves and its spread is scaled by the candidate's
-    out-of-sample absolute error over the reference's, per horizon step
-    or over all steps; 'quantiles', the candidate's median plus the
-    quantiles of its own out-of-sample errors. Chosen on the Bitbrains
-    replay of VMs 21 to 60 (``benchmarks/README.rst``)."""
 
 
 @dataclasses.dataclass
@@ -105,31 +96,6 @@ class Outcome:
     errors: list
     contributions: dict
     """Instance uuid -> what this audit adds (kept for a retry)."""
-
-
-def calibrate_spread(quantiles, levels, calibration):
-    """Widen or narrow each central interval of ``quantiles`` (n, steps,
-    levels) around the median by its learned factor (``calibration``: one
-    {'80', '90'} log factors per row), in place; a wider interval is
-    never left inside a narrower one (each level keeps its own value
-    unless it would cross the next inner level).
-    """
-    median = scoring.level_index(levels, 0.5)
-    center = quantiles[:, :, median].copy()
-    for nominal in (80, 90):
-        factor = np.exp([c[str(nominal)] for c in calibration])[:, None]
-        for level in scoring.INTERVALS[nominal]:
-            j = scoring.level_index(levels, level)
-            if j is not None:
-                quantiles[:, :, j] = center + factor * (
-                    quantiles[:, :, j] - center)
-    for j in range(median - 1, -1, -1):
-        quantiles[:, :, j] = np.minimum(quantiles[:, :, j],
-                                        quantiles[:, :, j + 1])
-    for j in range(median + 1, quantiles.shape[2]):
-        quantiles[:, :, j] = np.maximum(quantiles[:, :, j],
-                                        quantiles[:, :, j - 1])
-    return quantiles
 
 
 class Learner:
@@ -314,90 +280,14 @@ class Learner:
             for rows, fitted in groups:
                 if not rows.size:
                     continue
-                self._apply_resource(fitted, forecast, rows, fresh, states,
-                                     contributions, now)
+                forecasts.apply(self.options, fitted, forecast, rows, fresh,
+                                states, contributions, now)
                 if self.options.warm_start:
                     warm.store(fitted, rows, fitted is model, ids,
                                resource, contributions)
         markov_online.apply(self.options, result, subset, states,
                             contributions)
         return contributions
-
-    def _apply_resource(self, model, forecast, rows, fresh, states,
-                        contributions, now):
-        """Learned weights and calibration on the forecasts of ``rows``
-        (of ``forecast``), made by ``model`` (whose instances are
-        ``rows``, or all of the forecast's for the profiler's model).
-        """
-        names = list(model.member_names)
-        levels = forecast.levels
-        h = forecast.quantiles.shape[1]
-        own = rows if model.weights_.shape[0] != rows.size else \
-            slice(None)
-        member_q = np.stack([m.predict(h, levels)[own]
-                             for m in model.members_])
-        median = scoring.level_index(levels, 0.5)
-        medians = member_q[..., median]
-        steps = np.minimum(np.arange(h), model.horizon_steps - 1)
-        ens_w = model.weights_[own][:, steps]
-        learned_w = np.ones((rows.size, len(names)))
-        calibration = [{'80': 0.0, '90': 0.0}] * rows.size
-        for j, i in enumerate(rows):
-            res = states.get(forecast.instance_ids[i], {}).get(
-                'resources', {}).get(forecast.resource)
-            if not res:
-                continue
-            learned_w[j] = [res['weights'].get(m, 1.0 / len(names))
-                            for m in names]
-            calibration[j] = res['calibration']
-        weights = ens_w * learned_w[:, None, :]
-        weights /= weights.sum(axis=2, keepdims=True)
-        combined = np.einsum('nhk,knh->nh', weights, medians)
-        quantiles = forecast.quantiles[rows].copy()
-        gated = self.options.gate is not None
-        if gated:
-            # The learned choice (``choice``) among this median, the
-            # members' and their learned mixture.
-            reference = combined
-            combined, mixture, factors, spreads = choice.medians(
-                self.options, model, own, steps, learned_w, medians,
-                reference, states,
-                [forecast.instance_ids[i] for i in rows], forecast.resource,
-                levels.tolist())
-        # The whole distribution moves with its median, or (``spread``
-        # 'stay') with the reference's, the median then the chosen one.
-        if gated and self.options.spread == 'stay':
-            quantiles += (reference - quantiles[:, :, median])[:, :, None]
-            quantiles[:, :, median] = combined
-        else:
-            quantiles += (combined - quantiles[:, :, median])[:, :, None]
-        if gated:
-            # Around a chosen candidate's median, the spread of its own
-            # out-of-sample errors (``choice.spread``).
-            center = quantiles[:, :, median][:, :, None]
-            quantiles = center + factors[:, :, None] * (quantiles - center)
-            for j, own_spread in enumerate(spreads):
-                if own_spread is not None:
-                    at = ~np.isnan(own_spread[:, 0])
-                    quantiles[j, at] = combined[j, at, None] + \
-                        own_spread[at]
-        calibrate_spread(quantiles, levels, calibration)
-        quantiles = np.sort(np.maximum(quantiles, 0.0), axis=-1)
-        forecast.quantiles[rows] = quantiles
-        for j, i in enumerate(rows):
-            contributions[forecast.instance_ids[i]]['pending'][
-                forecast.resource] = {
-                'issued_at': int(now), 'start': int(forecast.start),
-                'step': int(forecast.step), 'levels': levels.tolist(),
-                'members': names,
-                'quantiles': member_q[:, j].round(6).tolist(),
-                'refit': fresh[i].round(6).tolist(),
-                'combined': quantiles[j, :, median].round(6).tolist()}
-            if gated:
-                entry = contributions[forecast.instance_ids[i]]['pending'][
-                    forecast.resource]
-                entry[choice.REFERENCE] = reference[j].round(6).tolist()
-                entry[choice.MIXTURE] = mixture[j].round(6).tolist()
 
     # -- merge -------------------------------------------------------------
 

@@ -19,8 +19,14 @@ forecasts it issued earlier and adjusts the next ones; without, the
 profiler's forecast is used as it is. Both see the same profile, so the
 difference is what learning adds. The learned state is round-tripped
 through JSON between audits, as the store does.
+
+With ``fresh_after``, a third learner starts, from an empty state, at
+the first audit after that time, on the same profiles: the error of
+learning's first days on the same data as the long-running learner's
+(what the difficulty of the period does not change).
 """
 
+import copy
 import dataclasses
 import json
 
@@ -56,6 +62,8 @@ class AuditScores:
     per_instance_off: list
     persistence: scoring.Score = None
     """The last observed value as the forecast: how hard the week was."""
+    fresh: scoring.Score = None
+    """The learner started at ``fresh_after`` (None before it)."""
 
 
 def window(history, end_index, days, resources=('cpu', 'memory')):
@@ -69,9 +77,14 @@ def window(history, end_index, days, resources=('cpu', 'memory')):
 
 def replay(history, first_audit, last_audit, history_days=7,
            horizon_steps=12, every=HOUR, options=None, resource='cpu',
-           lull_thresholds=None, on_audit=None, resources=('cpu', 'memory')):
+           lull_thresholds=None, on_audit=None, resources=('cpu', 'memory'),
+           fresh_after=None):
     """Run audits from index ``first_audit`` to ``last_audit`` (grid
     indices of "now"), every ``every`` seconds.
+
+    :param fresh_after: a time (seconds) after which a second learner,
+        started from an empty state, learns from the same profiles
+        (scored as ``fresh``); None: none
 
     :param on_audit: called with (index, learned states) after each audit
     :returns: list of AuditScores, in audit order (each scored against
@@ -80,6 +93,7 @@ def replay(history, first_audit, last_audit, history_days=7,
     learner = learner_mod.Learner(options)
     stride = every // history.step
     stored, issued, audits = {}, [], []
+    fresh_stored, fresh_issued = {}, []
     thresholds = lull_thresholds or {}
     for index in range(first_audit, last_audit + 1, stride):
         seen = window(history, index, history_days, resources)
@@ -89,19 +103,18 @@ def replay(history, first_audit, last_audit, history_days=7,
         if resource not in result.forecasts:
             continue
         off = result.forecasts[resource].quantiles.copy()
-        outcome = learner.learn(seen, result, stored, issued, seen.end,
-                                thresholds)
-        stored = json.loads(json.dumps(outcome.states))
+        fresh = None
+        if fresh_after is not None and seen.end > fresh_after:
+            # The same profile, before the other learner changes it.
+            fresh = copy.deepcopy(result)
+        stored, issued = _learn(learner, seen, result, stored, issued,
+                                thresholds, horizon_steps)
+        if fresh is not None:
+            fresh_stored, fresh_issued = _learn(
+                learner, seen, fresh, fresh_stored, fresh_issued,
+                thresholds, horizon_steps)
+            fresh = fresh.forecasts[resource]
         forecast = result.forecasts[resource]
-        for res, fc in result.forecasts.items():
-            for i, uuid in enumerate(fc.instance_ids):
-                issued.append(Issued(uuid, res, learner_mod.ENSEMBLE,
-                                     seen.end, fc.start, fc.step,
-                                     fc.levels.tolist(),
-                                     fc.quantiles[i].round(6).tolist()))
-        # Keep only what could still be scored.
-        issued = [f for f in issued if f.issued_at > seen.end - 2 * HOUR -
-                  horizon_steps * history.step]
         truth_at = (forecast.start - history.start) // history.step
         if truth_at + horizon_steps > history.n_steps:
             break
@@ -109,6 +122,7 @@ def replay(history, first_audit, last_audit, history_days=7,
         truth = history.values[resource][rows,
                                          truth_at:truth_at + horizon_steps]
         on_scores, off_scores, naive = [], [], scoring.Score()
+        fresh_score = None if fresh is None else scoring.Score()
         last = seen.values[resource][rows_seen(seen, forecast), -1]
         for j, uuid in enumerate(forecast.instance_ids):
             point = np.full((truth.shape[1], 1), last[j])
@@ -118,13 +132,37 @@ def replay(history, first_audit, last_audit, history_days=7,
                                            forecast.levels, lull, 6))
             off_scores.append(scoring.score(truth[j], off[j],
                                             forecast.levels, lull, 6))
+            if fresh is not None:
+                fresh_score += scoring.score(truth[j], fresh.quantiles[j],
+                                             forecast.levels, lull, 6)
         audits.append(AuditScores(int(seen.end), sum(on_scores,
                                                      scoring.Score()),
                                   sum(off_scores, scoring.Score()),
-                                  on_scores, off_scores, naive))
+                                  on_scores, off_scores, naive,
+                                  fresh_score))
         if on_audit is not None:
             on_audit(index, stored)
     return audits
+
+
+def _learn(learner, seen, result, stored, issued, thresholds,
+           horizon_steps):
+    """One audit's learning on ``result`` (in place): the states to
+    store (through JSON, as the store does) and the forecasts issued
+    that could still be scored.
+    """
+    outcome = learner.learn(seen, result, stored, issued, seen.end,
+                            thresholds)
+    stored = json.loads(json.dumps(outcome.states))
+    for res, fc in result.forecasts.items():
+        for i, uuid in enumerate(fc.instance_ids):
+            issued.append(Issued(uuid, res, learner_mod.ENSEMBLE,
+                                 seen.end, fc.start, fc.step,
+                                 fc.levels.tolist(),
+                                 fc.quantiles[i].round(6).tolist()))
+    issued = [f for f in issued if f.issued_at > seen.end - 2 * HOUR -
+              horizon_steps * seen.step]
+    return stored, issued
 
 
 def rows_seen(seen, forecast):

@@ -30,9 +30,6 @@ errors cannot both store what they learned. Layout::
          "gate": {"candidates", "steps", "by_step",
                   "state": the choice's discounted error differences
                   (``choice``)},
-         "spread": {"candidates", "levels", "sum", "count", "z": each
-                    candidate's discounted absolute errors per step and
-                    quantiles of its errors (``choice``; optional)},
          "arima": {"row", "end", "estimated_at", "reselections",
                    "drift"},
          "model": the instance's ensemble state (``warm``)}},

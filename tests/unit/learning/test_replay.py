@@ -62,3 +62,32 @@ def test_error_recovers_after_a_change_of_behaviour(bitbrains):
     print('hours until the error is back within 20 %% of %.4f: %s' % (
         level, hours))
     assert hours is not None and hours <= 48
+
+
+def test_the_fresh_learner_is_a_learner_started_at_its_time(bitbrains):
+    history, flavors = bitbrains
+    history = history.select(history.instance_ids[:3])
+    thresholds = {u: 0.1 * flavors[u]['vcpus'] for u in history.instance_ids}
+    start = 3 * DAY
+    fresh_after = history.start + start * history.step
+    audits = replay.replay(history, 2 * DAY, start + DAY // 2,
+                           history_days=2, resources=('cpu',),
+                           lull_thresholds=thresholds,
+                           fresh_after=fresh_after)
+    # The same audits, learning from an empty state from the first audit
+    # after ``fresh_after`` on.
+    alone = replay.replay(history, start + 12, start + DAY // 2,
+                          history_days=2, resources=('cpu',),
+                          lull_thresholds=thresholds)
+    before = [a for a in audits if a.issued_at <= fresh_after]
+    after = [a for a in audits if a.issued_at > fresh_after]
+    assert before and all(a.fresh is None for a in before)
+    assert [a.issued_at for a in after] == [a.issued_at for a in alone]
+    for with_fresh, started in zip(after, alone):
+        assert with_fresh.fresh.mae == pytest.approx(started.on.mae,
+                                                     rel=1e-9, abs=1e-12)
+        assert with_fresh.fresh.mean_pinball == pytest.approx(
+            started.on.mean_pinball, rel=1e-9, abs=1e-12)
+    # It is not the learner that learned since the first audit.
+    assert any(abs(a.fresh.mean_pinball - a.on.mean_pinball) > 1e-9
+               for a in after)
