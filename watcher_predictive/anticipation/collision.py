@@ -176,8 +176,10 @@ def separate(engine, ctx, hosts):
     for host in sorted((h for h, v in totals.items() if v > 0),
                        key=lambda h: -totals[h]):
         while engine.budget_left() and excess(ctx, host).sum() > 0:
-            if not _separate_one(engine, ctx, hosts, host) and not \
-                    _separate_one(engine, ctx, hosts, host, busy=True):
+            if _separate_one(engine, ctx, hosts, host):
+                continue
+            if not engine.params.busy_separation or \
+                    not _separate_one(engine, ctx, hosts, host, busy=True):
                 break
 
 

@@ -122,7 +122,9 @@ def throttle_one(engine, host, on_host, ctx, before):
     inst = ctx['by_uuid'][u]
     limit = float(np.max(np.maximum((high - overload)[busy], floor)))
     limit = max(round(limit, 2), 0.1)
-    if limit >= float(high[busy].max()):
+    # A cap at or above the guest's vCPUs would change nothing: the high
+    # quantile of a forecast can exceed what the guest is able to use.
+    if limit >= min(float(high[busy].max()), float(inst.vcpus)):
         return False
     capped = np.where(busy, np.minimum(high, limit), high)
     ledger.release(host, high - capped)

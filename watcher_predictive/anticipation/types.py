@@ -121,6 +121,10 @@ class PlanParameters:
     busy_migration: bool = False
     """When no guest of an overloaded host has a lull, migrate a busy one
     in its least busy window before the overload (costlier)."""
+    busy_separation: bool = True
+    """Separate colliding guests that have not idled for a task's length
+    in the whole window while least busy (costlier, outside a lull);
+    when off, such collisions are left to the throttles."""
     collision_window: int = 86400
     """Seconds of measured use in which guests whose peaks collided on
     a host are looked for, to be separated in their lulls (0 disables)."""

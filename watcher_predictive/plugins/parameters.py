@@ -121,6 +121,13 @@ SCHEMA = {
                            'busy guest in its least busy window before the '
                            'overload (its cost is higher and counted).',
             'type': 'boolean', 'default': False},
+        'busy_separation': {
+            'description': 'Separate colliding guests that have not idled '
+                           'for a task\'s length in the whole collision '
+                           'window, in their least busy window (outside a '
+                           'lull, at a higher cost); when false, such '
+                           'collisions are left to the throttles.',
+            'type': 'boolean', 'default': True},
         'collision_window': {
             'description': 'Seconds of measured CPU use in which guests '
                            'that peaked together on a host are looked for; '
@@ -244,6 +251,7 @@ def plan_parameters(values):
         consolidation_threshold=merged['consolidation_threshold'],
         resize_up_usage=merged['resize_up_usage'],
         busy_migration=bool(merged['busy_migration']),
+        busy_separation=bool(merged['busy_separation']),
         collision_window=merged['collision_window'],
         separation_window=merged['separation_window'],
         separation_draws=merged['separation_draws'],

@@ -151,6 +151,29 @@ def test_a_guest_that_never_idles_is_moved_busy_when_no_lull_helps():
     assert [a.instance_uuid for a in plan.actions] in ([], ['b'])
 
 
+def test_without_busy_separation_never_idle_colliders_are_throttled():
+    # The guests of the test above, which never idle: with
+    # busy_separation off neither is migrated; with the collision
+    # throttle they are capped at their share instead.
+    hosts = [types.Host('h1', 4, 16384), types.Host('h2', 4, 16384)]
+    instances = [inst('a', 'h1'), inst('b', 'h1'), inst('c', 'h2')]
+    forecasts = {'cpu': fc([('a', 1.6, 0.02), ('b', 1.6, 0.02),
+                            ('c', 0.05, 0.02)])}
+    history = {'a': np.full(DAY, 1.7), 'b': np.full(DAY, 1.7),
+               'c': np.full(DAY, 0.05)}
+    assert not engine.AnticipationEngine(params(
+        busy_separation=False)).plan(
+            hosts, instances, forecasts, history=history).actions
+    allowed = ('migrate', 'throttle')
+    for busy_separation, kinds in ((True, ['migrate']),
+                                   (False, ['throttle', 'throttle'])):
+        plan = engine.AnticipationEngine(params(
+            actions_allowed=allowed, throttle_colliders=True,
+            busy_separation=busy_separation)).plan(
+                hosts, instances, forecasts, history=history)
+        assert [a.kind for a in plan.actions] == kinds
+
+
 def test_a_recently_migrated_guest_is_left_for_the_cooldown():
     hosts, instances, forecasts, history = cluster()
     # Both colliders were migrated to 'h1' 30 minutes before the audit.

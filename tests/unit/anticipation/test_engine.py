@@ -92,6 +92,24 @@ def test_no_destination_means_no_migration_but_a_throttle():
     assert 'burst' in throttle.reason
 
 
+def test_no_throttle_is_capped_at_or_above_the_guests_vcpus():
+    # The high quantile of 'a' bursts to 2.55 vCPUs; the cap that would
+    # bring 'hot' back under its threshold is 1.94 vCPUs: a real cap on
+    # a 4-vCPU guest, none at all on a 1-vCPU guest, which cannot use
+    # more than one.
+    hosts = [types.Host('hot', 4, 16384), types.Host('full', 2, 16384)]
+    bursty = np.r_[np.full(6, 0.3), np.full(H - 6, 0.6)]
+    forecasts = {'cpu': fc([('a', bursty, 1.5), ('b', 1.2, 0.05),
+                            ('c', 1.5, 0.05)])}
+    for vcpus, limits in ((4, [1.94]), (1, [])):
+        instances = [inst('a', 'hot', vcpus=vcpus),
+                     inst('b', 'hot', vcpus=3), inst('c', 'full')]
+        plan = engine.AnticipationEngine(types.PlanParameters(
+            release_threshold=0.0)).plan(hosts, instances, forecasts)
+        assert [a.cpu_limit for a in plan.actions
+                if a.kind == types.THROTTLE] == limits
+
+
 def test_resizes_an_oversized_idle_guest_to_a_real_flavor():
     hosts = [types.Host('h', 16, 65536)]
     instances = [inst('big', 'h', vcpus=4, memory=8192)]
