@@ -131,7 +131,7 @@ def test_a_guest_that_never_idles_is_moved_busy_when_no_lull_helps():
                             ('c', 0.05, 0.02)])}
     history = {'a': np.full(DAY, 1.7), 'b': np.full(DAY, 1.7),
                'c': np.full(DAY, 0.05)}
-    plan = engine.AnticipationEngine(params()).plan(
+    plan = engine.AnticipationEngine(params(busy_separation=True)).plan(
         hosts, instances, forecasts, history=history)
     assert len(plan.actions) == 1
     action = plan.actions[0]
@@ -141,12 +141,12 @@ def test_a_guest_that_never_idles_is_moved_busy_when_no_lull_helps():
     assert action.release_probability < 0.1
     # A day not fully measured proves nothing: no busy move.
     short = {u: y[-DAY // 2:] for u, y in history.items()}
-    assert not engine.AnticipationEngine(params()).plan(
+    assert not engine.AnticipationEngine(params(busy_separation=True)).plan(
         hosts, instances, forecasts, history=short).actions
     # One pause of a task's length in the day: wait for the lull instead.
     history['a'] = history['a'].copy()
     history['a'][100:102] = 0.01
-    plan = engine.AnticipationEngine(params()).plan(
+    plan = engine.AnticipationEngine(params(busy_separation=True)).plan(
         hosts, instances, forecasts, history=history)
     assert [a.instance_uuid for a in plan.actions] in ([], ['b'])
 
