@@ -195,7 +195,6 @@ def _separate_one(engine, ctx, hosts, host, busy=False):
     """Move one colliding guest: one predicted idle, or with ``busy`` one
     that has not idled in the whole window, in its least busy window.
     """
-    p = engine.params
     ledger = ctx['ledger']
     over = excess(ctx, host)
     total = float(over.sum())
@@ -207,17 +206,11 @@ def _separate_one(engine, ctx, hosts, host, busy=False):
             continue
         if not engine.movable(ctx, u):
             continue
-        if busy:
-            if u not in ctx['never_idle']:
-                continue
-            s, probability = engine._busy_window(ctx, u, ctx['steps'])
-            if s is None:
-                continue
-        else:
-            if ctx['window'][u] is None or \
-                    ctx['release'][u] < p.release_threshold:
-                continue
-            s, probability = ctx['lull'][u], ctx['release'][u]
+        if busy and u not in ctx['never_idle']:
+            continue
+        s, probability = engine.move_window(ctx, u, busy, ctx['steps'])
+        if s is None:
+            continue
         relief = float(np.minimum(ctx['recent'][u], over).sum())
         if relief < MIN_SHARE * total:
             continue

@@ -300,6 +300,19 @@ class AnticipationEngine:
             if not moved:
                 return
 
+    def move_window(self, ctx, u, busy, before):
+        """Start step and probability of the window in which ``u`` would
+        be moved: its predicted lull when its release probability clears
+        ``release_threshold``, or with ``busy`` its least busy window
+        before step ``before``; ``(None, 0.0)`` when there is none.
+        """
+        if busy:
+            return self._busy_window(ctx, u, before)
+        if ctx['window'][u] is None or \
+                ctx['release'][u] < self.params.release_threshold:
+            return None, 0.0
+        return ctx['lull'][u], ctx['release'][u]
+
     def _busy_window(self, ctx, u, onset):
         """Start and probability of the least busy window before the
         overload: a busy guest has no lull.
@@ -323,15 +336,9 @@ class AnticipationEngine:
         for u in on_host:
             if not self.movable(ctx, u):
                 continue
-            if busy:
-                start_step, probability = self._busy_window(ctx, u, onset)
-                if start_step is None:
-                    continue
-            else:
-                if ctx['window'][u] is None or \
-                        ctx['release'][u] < p.release_threshold:
-                    continue
-                start_step, probability = ctx['lull'][u], ctx['release'][u]
+            start_step, probability = self.move_window(ctx, u, busy, onset)
+            if start_step is None:
+                continue
             relief = float(np.minimum(ctx['demand'][u],
                                       overload)[start_step:].sum())
             if relief < MIN_RELIEF_SHARE * total:
