@@ -73,6 +73,11 @@ def add_parser(subparsers):
     parser.add_argument('--days', type=float,
                         help='Days replayed after the warm-up (default: '
                              'to the end of the trace).')
+    parser.add_argument('--capped-telemetry', action='store_true',
+                        help='Feed the predictive policy the CPU use a '
+                             'throttled guest got (held at its cap), as '
+                             'a real cloud measures it, instead of the '
+                             'use the trace wanted.')
     parser.add_argument('--reactive-strategies',
                         default='workload_balance,basic_consolidation',
                         help='Watcher strategies the reactive policy runs, '
@@ -110,7 +115,8 @@ def settings(args):
         host_memory_mb=args.host_memory_gb * 1024,
         cpu_ratio=args.cpu_ratio, audit_interval=args.audit_interval,
         warmup_days=args.warmup_days, days=args.days,
-        reactive_strategies=strategies, params=params)
+        reactive_strategies=strategies, params=params,
+        capped_telemetry=args.capped_telemetry)
 
 
 def render(result):

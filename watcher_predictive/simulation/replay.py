@@ -33,6 +33,8 @@ Policies: ``none``; ``reactive`` (Watcher's ``workload_balance`` and
 ensemble, learning online from each new interval, and its anticipation
 engine; planned actions run at the start of their window when it opens
 before the next audit, later ones are planned again by that audit).
+The predictive policy measures the use the trace wanted, or with
+``capped_telemetry`` what a throttled guest got, as a real cloud would.
 """
 
 import dataclasses
@@ -114,6 +116,9 @@ class Settings:
     reactive_strategies: tuple = ('workload_balance', 'basic_consolidation')
     params: types.PlanParameters = dataclasses.field(
         default_factory=types.PlanParameters)
+    capped_telemetry: bool = False
+    """The predictive policy measures a throttled guest's use held at its
+    cap, as a real cloud does, instead of the use the trace wanted."""
 
 
 class Replay:
@@ -161,6 +166,11 @@ class Replay:
                                   float)
         self.flavor = [i.flavor_name for i in built.instances]
         self.cpu = np.nan_to_num(work.cpu[self.rows], nan=0.0)
+        # What the predictive policy measures: the trace, or with
+        # capped_telemetry the use of throttled guests held at their caps
+        # (filled in step by step as the replay runs).
+        self.measured = work.cpu[self.rows].copy() if s.capped_telemetry \
+            else work.cpu[self.rows]
         self.mem_use = None if work.memory is None else np.nan_to_num(
             work.memory[self.rows], nan=0.0)
         self.disabled = set()
@@ -219,6 +229,9 @@ class Replay:
         for row, begin, end, limit, source in self.throttles:
             if begin <= t < end:
                 demand[row] = min(demand[row], limit)
+                if self.s.capped_telemetry:
+                    self.measured[row, t] = np.fmin(
+                        self.measured[row, t], limit)
                 self.result['throttled_minutes'] += self.step / 60.0
                 by[source] = by.get(source, 0.0) + self.step / 60.0
         n = len(self.host_names)
@@ -308,7 +321,7 @@ class Replay:
         p = self.s.params
         self.horizon_steps = max(1, p.horizon // self.step)
         self.models = {}
-        series = {'cpu': self.work.cpu[self.rows]}
+        series = {'cpu': self.measured}
         if self.work.memory is not None:
             series['memory'] = self.work.memory[self.rows]
         self.series = series
@@ -345,7 +358,8 @@ class Replay:
             for r, u in enumerate(self.names)]
         back = max(0, t - max(p.collision_window, p.separation_window)
                    // self.step)
-        history = {u: self.cpu[r, back:t] for r, u in enumerate(self.names)}
+        measured = np.nan_to_num(self.measured[:, back:t], nan=0.0)
+        history = {u: measured[r] for r, u in enumerate(self.names)}
         plan = engine_mod.AnticipationEngine(p).plan(
             hosts, instances, forecasts, flavors=self.cluster.flavors,
             peaks=peaks, history=history,

@@ -46,3 +46,21 @@ def test_missing_trace_is_named(capsys):
     assert cli.main(['simulate', '--trace', '/nonexistent', '--format',
                      'bitbrains', '--hosts', '2']) == 2
     assert '/nonexistent' in capsys.readouterr().err
+
+
+def test_capped_telemetry_reaches_the_replay(tmp_path, capsys):
+    import argparse
+
+    from watcher_predictive.cmd import simulate
+    parser = argparse.ArgumentParser()
+    simulate.add_parser(parser.add_subparsers())
+    path = str(tmp_path / 'w.csv')
+    for flag, expected in (([], False), (['--capped-telemetry'], True)):
+        args = parser.parse_args(['simulate', '--trace', path, '--format',
+                                  'wide', '--hosts', '1'] + flag)
+        assert simulate.settings(args).capped_telemetry is expected
+    write_wide(path)
+    assert cli.main(['simulate', '--trace', path, '--format', 'wide',
+                     '--hosts', '1', '--warmup-days', '1', '--policy',
+                     'predictive', '--capped-telemetry', '--json']) == 0
+    assert '"overload_minutes"' in capsys.readouterr().out

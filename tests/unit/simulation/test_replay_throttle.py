@@ -62,3 +62,33 @@ def test_measured_overload_is_throttled_then_released():
         # the latest one window after the collision ended.
         assert burst.start < begin <= burst.stop
         assert end <= burst.stop + 1800 // STEP
+
+
+def test_capped_telemetry_measures_throttled_guests_at_their_caps():
+    work, burst = burst_workload()
+    results = {}
+    for capped in (False, True):
+        settings = replay.Settings(
+            hosts=1, host_cores=2, cpu_ratio=4, warmup_days=2, days=1,
+            capped_telemetry=capped,
+            params=types.PlanParameters(actions_allowed=('throttle',),
+                                        throttle_overloaded=1800))
+        r = replay.Replay(work, settings, 'predictive')
+        results[capped] = r.run()
+        in_force = [(row, step, limit)
+                    for row, begin, end, limit, _source in r.throttles
+                    for step in range(begin, min(end, r.last))]
+        assert in_force
+        for row, step, limit in in_force:
+            wanted = work.cpu[row, step]
+            if capped:
+                # What the policy measured: the use the guest got.
+                assert r.measured[row, step] == min(wanted, limit)
+            else:
+                assert r.measured[row, step] == wanted
+    # The trace itself is left as it was, whatever was measured.
+    assert np.all(work.cpu[:, burst] == 2.0)
+    # The policy that sees the caps lifts them on a host that looks calm,
+    # so the collision it caps goes on longer than with the wanted use.
+    assert results[True]['overload_minutes'] > \
+        results[False]['overload_minutes']
