@@ -122,7 +122,7 @@ def test_overload_migration_goes_where_peaks_do_not_collide():
         assert moves == [('a', wanted, types.SOURCE_OVERLOAD)]
 
 
-def test_a_guest_that_never_idles_is_moved_busy_when_no_lull_helps():
+def never_idle_pair():
     # 'a' and 'b' have used 1.7 vCPUs each without a pause all day on
     # 'h1' (threshold 3.2): no lull will come; 'h2' is idle.
     hosts = [types.Host('h1', 4, 16384), types.Host('h2', 4, 16384)]
@@ -131,6 +131,11 @@ def test_a_guest_that_never_idles_is_moved_busy_when_no_lull_helps():
                             ('c', 0.05, 0.02)])}
     history = {'a': np.full(DAY, 1.7), 'b': np.full(DAY, 1.7),
                'c': np.full(DAY, 0.05)}
+    return hosts, instances, forecasts, history
+
+
+def test_a_guest_that_never_idles_is_moved_busy_when_no_lull_helps():
+    hosts, instances, forecasts, history = never_idle_pair()
     plan = engine.AnticipationEngine(params(busy_separation=True)).plan(
         hosts, instances, forecasts, history=history)
     assert len(plan.actions) == 1
@@ -155,12 +160,7 @@ def test_without_busy_separation_never_idle_colliders_are_throttled():
     # The guests of the test above, which never idle: with
     # busy_separation off neither is migrated; with the collision
     # throttle they are capped at their share instead.
-    hosts = [types.Host('h1', 4, 16384), types.Host('h2', 4, 16384)]
-    instances = [inst('a', 'h1'), inst('b', 'h1'), inst('c', 'h2')]
-    forecasts = {'cpu': fc([('a', 1.6, 0.02), ('b', 1.6, 0.02),
-                            ('c', 0.05, 0.02)])}
-    history = {'a': np.full(DAY, 1.7), 'b': np.full(DAY, 1.7),
-               'c': np.full(DAY, 0.05)}
+    hosts, instances, forecasts, history = never_idle_pair()
     assert not engine.AnticipationEngine(params(
         busy_separation=False)).plan(
             hosts, instances, forecasts, history=history).actions
