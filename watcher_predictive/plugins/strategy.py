@@ -181,8 +181,8 @@ class PredictiveAnticipation(base.BaseStrategy):
             result = profiler.Profiler(
                 min_history_steps=min_history_steps).profile(
                     history, horizon_steps)
-            # The workers do not learn yet: scoring and adjustment run
-            # where the history is, in process.
+            # In process, scoring and adjustment run here, where the
+            # history is (the workers learn in their own cycle).
             learned = learning_audit.AuditLearning.from_config(
                 CONF, store, history, instances, p.lull_cpu)
             learned.learn(result, stored, now)
