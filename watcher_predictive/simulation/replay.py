@@ -166,11 +166,10 @@ class Replay:
                                   float)
         self.flavor = [i.flavor_name for i in built.instances]
         self.cpu = np.nan_to_num(work.cpu[self.rows], nan=0.0)
-        # What the predictive policy measures: the trace, or with
-        # capped_telemetry the use of throttled guests held at their caps
-        # (filled in step by step as the replay runs).
-        self.measured = work.cpu[self.rows].copy() if s.capped_telemetry \
-            else work.cpu[self.rows]
+        # What the predictive policy measures (a copy of the trace's rows):
+        # with capped_telemetry the use of throttled guests is held at
+        # their caps, filled in step by step as the replay runs.
+        self.measured = work.cpu[self.rows]
         self.mem_use = None if work.memory is None else np.nan_to_num(
             work.memory[self.rows], nan=0.0)
         self.disabled = set()
